@@ -1,0 +1,51 @@
+# make run: set up and serve locally on http://127.0.0.1:5000
+# make test: the whole suite (SQLite; TEST_DATABASE_URL=postgresql://... for PostgreSQL)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export TRACKER_ENV ?= development
+export SESSION_COOKIE_SECURE ?= 0
+
+.PHONY: run test install lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+instance/secret_key:
+	mkdir -p instance
+	$(BIN)/python -c 'import secrets; print(secrets.token_hex(32))' > $@
+	chmod 600 $@
+
+run: $(STAMP) instance/secret_key
+	SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask --app wsgi db upgrade
+	SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask --app wsgi tracker seed-demo
+	@echo
+	@echo "  tracker is running on http://$(HOST):$(PORT)"
+	@echo "  progress JSON: http://$(HOST):$(PORT)/api/v1/campaigns/demo/progress"
+	@echo "  widget:        http://$(HOST):$(PORT)/embed/demo"
+	@echo "  embed demo:    http://$(HOST):$(PORT)/embed/demo/demo"
+	@echo "  donate page:   http://$(HOST):$(PORT)/donate/demo"
+	@echo "  admin:         http://$(HOST):$(PORT)/admin/  (create a login: $(BIN)/flask --app wsgi tracker create-admin you@example.org --password-stdin)"
+	@echo
+	SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check tracker tests bench config.py wsgi.py
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,178 @@
+"""The `tracker` command group: `flask --app wsgi tracker ...`."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from tracker import services
+from tracker.domain import money, periods
+from tracker.extensions import db
+
+tracker_cli = AppGroup("tracker", help="Manage campaigns, donations and the monthly rollover.")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def clean_errors(fn: F) -> F:
+    """Turn domain errors into one line on stderr and a non-zero exit; write nothing."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, LookupError) as exc:
+            db.session.rollback()
+            message = exc.args[0] if exc.args else str(exc)
+            raise click.ClickException(str(message)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _campaign(slug: str) -> Any:
+    return services.require_campaign(slug)
+
+
+@tracker_cli.command("create-campaign")
+@click.argument("slug")
+@click.option("--name", required=True, help="Shown on the widget.")
+@click.option("--currency", required=True, help="ISO 4217 code, e.g. USD.")
+@click.option("--timezone", "zone", default="UTC", show_default=True, help="IANA name.")
+@click.option("--locale", default="en", show_default=True)
+@click.option("--milestones", required=True, help="Major units, ascending: 0,2500,5000.")
+@click.option("--allowed-origins", default="", help="https://a.example,https://b.example")
+@click.option("--presets", default="", help="Preset amounts, major units: 5,10,25")
+@clean_errors
+def create_campaign(
+    slug: str,
+    name: str,
+    currency: str,
+    zone: str,
+    locale: str,
+    milestones: str,
+    allowed_origins: str,
+    presets: str,
+) -> None:
+    """Create a campaign; an existing slug is refused."""
+    code = money.normalize_currency(currency)
+    campaign = services.create_campaign(
+        slug,
+        name=name,
+        currency=code,
+        timezone=zone,
+        locale=locale,
+        milestones=money.parse_milestones(milestones, code),
+        allowed_origins=services.parse_origins(allowed_origins),
+        preset_amounts=services.parse_presets(presets, code),
+    )
+    services.period_for(campaign, services.now())
+    db.session.commit()
+    click.echo(f"created campaign {campaign.slug}")
+
+
+@tracker_cli.command("edit-campaign")
+@click.argument("slug")
+@click.option("--name")
+@click.option("--milestones", help="Major units, ascending: 0,2500,5000.")
+@click.option("--locale")
+@click.option("--timezone", "zone")
+@click.option("--allowed-origins", help="https://a.example,https://b.example ('' clears)")
+@click.option("--presets", help="Preset amounts, major units: 5,10,25 ('' clears)")
+@clean_errors
+def edit_campaign(
+    slug: str,
+    name: str | None,
+    milestones: str | None,
+    locale: str | None,
+    zone: str | None,
+    allowed_origins: str | None,
+    presets: str | None,
+) -> None:
+    """Change a campaign; the current and future periods only."""
+    campaign = _campaign(slug)
+    services.edit_campaign(
+        campaign,
+        services.now(),
+        name=name,
+        locale=locale,
+        timezone=zone,
+        milestones=None
+        if milestones is None
+        else money.parse_milestones(milestones, campaign.currency),
+        allowed_origins=None
+        if allowed_origins is None
+        else services.parse_origins(allowed_origins),
+        preset_amounts=None
+        if presets is None
+        else services.parse_presets(presets, campaign.currency),
+    )
+    db.session.commit()
+    click.echo(f"updated campaign {campaign.slug}")
+
+
+@tracker_cli.command("add-donation", context_settings={"ignore_unknown_options": True})
+@click.argument("slug")
+@click.argument("amount")
+@click.option("--received-at", help="ISO 8601; without an offset, the campaign's timezone.")
+@click.option("--donor", help="Donor name, shown to admins only.")
+@clean_errors
+def add_donation(slug: str, amount: str, received_at: str | None, donor: str | None) -> None:
+    """Record a manual (offline) donation, AMOUNT in major units (12.50)."""
+    campaign = _campaign(slug)
+    minor = money.parse_amount(amount, campaign.currency)
+    zone = services.campaign_zone(campaign)
+    at = periods.parse_instant(received_at, zone) if received_at else services.now()
+    donation = services.record_donation(
+        campaign, amount_minor=minor, received_at=at, source="manual", donor_name=donor
+    )
+    db.session.commit()
+    click.echo(
+        f"recorded {money.format_money(minor, campaign.currency, campaign.locale)} "
+        f"for {campaign.slug} (donation {donation.id})"
+    )
+
+
+@tracker_cli.command("verify")
+def verify() -> None:
+    """Recompute every period from its donations; exit 1 on any mismatch."""
+    problems = services.verify()
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise SystemExit(1)
+    click.echo("all period totals match their donations")
+
+
+@tracker_cli.command("seed-demo")
+def seed_demo() -> None:
+    """Create the demo campaign with a few donations, if there is no campaign yet."""
+    from sqlalchemy import func, select
+
+    from tracker.models import Campaign
+
+    if db.session.execute(select(func.count(Campaign.id))).scalar_one():
+        click.echo("campaigns exist; demo not seeded")
+        return
+    campaign = services.create_campaign(
+        "demo",
+        name="Support independent news",
+        currency="USD",
+        milestones=[0, 250000, 500000],
+        preset_amounts=[500, 1000, 2500, 5000],
+    )
+    at = services.now()
+    for minor, name in [(150000, "Ada"), (50000, "Grace"), (10000, None), (8000, "Linus")]:
+        services.record_donation(
+            campaign, amount_minor=minor, received_at=at, source="manual", donor_name=name
+        )
+    db.session.commit()
+    click.echo("seeded demo campaign 'demo'")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(tracker_cli)

@@ -1,0 +1,162 @@
+"""Widget and API bodies built once per campaign state, then served from memory.
+
+A request for a widget read is a dictionary lookup. What keeps it correct:
+- every change a widget shows bumps `campaigns.revision` in the writer's
+  transaction (services.touch); the writing process drops its view of the
+  revisions at commit, so it sees the change at once;
+- every other process re-reads the revisions (one small query) at most once a
+  second, when a request comes and the last read is older than that;
+- the key carries the end of the current display bucket (the campaign's next
+  local midnight, or the next hour on a month's last day), so the days-left
+  line never outlives its day.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from tracker.domain import periods
+
+POLL_SECONDS = 1.0
+MAX_ENTRIES = 4096
+
+_generation = 0  # bumped when this process commits a change a widget shows
+
+
+@dataclass(frozen=True)
+class CampaignState:
+    campaign_id: int
+    revision: int
+    zone: ZoneInfo
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A ready answer: the body and what goes with it."""
+
+    body: bytes
+    content_type: str
+    etag: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def make_entry(body: bytes, content_type: str, headers: tuple[tuple[str, str], ...] = ()) -> Entry:
+    digest = hashlib.blake2b(body, digest_size=12).hexdigest()
+    return Entry(body=body, content_type=content_type, etag=f'"{digest}"', headers=headers)
+
+
+def bucket_end(at: datetime, zone: ZoneInfo) -> datetime:
+    """When what a widget shows at `at` may next change by itself (UTC)."""
+    midnight = periods.next_local_midnight(at, zone)
+    if periods.days_left(at, zone) == 0:
+        next_hour = at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        return min(midnight, next_hour)
+    return midnight
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    """True when an If-None-Match header names this ETag (weak comparison)."""
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    bare = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == bare for tag in header.split(","))
+
+
+def cache_control(at: datetime, until: datetime, max_age: int) -> str:
+    """`public, max-age=N` never reaching past `until`."""
+    remaining = max(0, int((until - at).total_seconds()))
+    age = max(0, min(max_age, remaining))
+    stale = max(0, min(max_age, remaining - age))
+    value = f"public, max-age={age}"
+    if stale:
+        value += f", stale-while-revalidate={stale}"
+    return value
+
+
+class HotCache:
+    """Ready answers per (campaign, variant, revision, bucket), with revision polling."""
+
+    def __init__(self, load_states: Callable[[], dict[str, CampaignState]]) -> None:
+        self._load_states = load_states
+        self._states: dict[str, CampaignState] = {}
+        self._read_at = float("-inf")
+        self._generation = -1
+        self._entries: dict[Hashable, Entry] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def state(self, slug: str) -> CampaignState | None:
+        """The campaign's known revision and zone, re-read when over a second old."""
+        if self._generation != _generation or time.monotonic() - self._read_at > POLL_SECONDS:
+            self.refresh()
+        return self._states.get(slug)
+
+    def refresh(self) -> None:
+        with self._lock:
+            generation = _generation
+            states = self._load_states()
+            self._states = states
+            self._read_at = time.monotonic()
+            self._generation = generation
+
+    def get(self, key: Hashable) -> Entry | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return entry
+
+    def put(self, key: Hashable, entry: Entry) -> None:
+        if len(self._entries) >= MAX_ENTRIES:
+            self._entries.clear()  # old revisions and buckets: cheaper to rebuild than to track
+        self._entries[key] = entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._read_at = float("-inf")
+
+
+def load_states_from(session_factory: Callable[[], Any]) -> Callable[[], dict[str, CampaignState]]:
+    """A loader that reads (slug, id, revision, timezone) of every campaign."""
+    from tracker.models import Campaign
+
+    def load() -> dict[str, CampaignState]:
+        session = session_factory()
+        try:
+            rows = session.execute(
+                select(Campaign.slug, Campaign.id, Campaign.revision, Campaign.timezone)
+            ).all()
+        finally:
+            session.close()
+        return {
+            slug: CampaignState(cid, rev, periods.parse_timezone(tz)) for slug, cid, rev, tz in rows
+        }
+
+    return load
+
+
+def mark_changed(session: Session) -> None:
+    """Note that this session's transaction changes what a widget shows."""
+    session.info["widget_changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    global _generation
+    if session.info.pop("widget_changed", False):
+        _generation += 1

@@ -1,0 +1,231 @@
+"""Database models (typed SQLAlchemy 2). Models never commit: the caller does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tracker.extensions import db
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC and gives back aware datetimes, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+MinorUnits = Annotated[int, mapped_column(BigInteger)]
+Instant = Annotated[datetime, mapped_column(UTCDateTime)]
+CreatedAt = Annotated[datetime, mapped_column(UTCDateTime, default=utcnow)]
+
+
+class Campaign(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    locale: Mapped[str] = mapped_column(String(20), default="en")
+    milestones: Mapped[list[int]] = mapped_column(JSON)
+    allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    preset_amounts: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # Bumped in the same transaction as any change that a widget shows; other
+    # processes poll it (one cheap read a second) to drop cached bodies.
+    revision: Mapped[int] = mapped_column(BigInteger, default=1)
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[CreatedAt]
+
+    periods: Mapped[list[Period]] = relationship(back_populates="campaign")
+
+    def __repr__(self) -> str:
+        return f"<Campaign {self.slug}>"
+
+
+class Period(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "periods"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "year", "month", name="uq_periods_campaign_month"),
+        CheckConstraint("raised_minor >= 0", name="raised_not_negative"),
+        CheckConstraint("donations >= 0", name="donations_not_negative"),
+        CheckConstraint("month BETWEEN 1 AND 12", name="month_valid"),
+        CheckConstraint("starts_at < ends_at", name="bounds_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[Instant]
+    ends_at: Mapped[Instant]
+    milestones: Mapped[list[int]] = mapped_column(JSON)
+    raised_minor: Mapped[MinorUnits] = mapped_column(default=0)
+    donations: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[bool] = mapped_column(default=False)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_raised_minor: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[CreatedAt]
+
+    campaign: Mapped[Campaign] = relationship(back_populates="periods")
+
+    @property
+    def goal_minor(self) -> int:
+        return self.milestones[-1]
+
+
+class Donation(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "donations"
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint("refunded_minor >= 0", name="refunded_not_negative"),
+        CheckConstraint("disputed_minor >= 0", name="disputed_not_negative"),
+        CheckConstraint("source IN ('manual', 'stripe')", name="source_known"),
+        Index("ix_donations_period_received", "period_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"))
+    amount_minor: Mapped[MinorUnits]
+    currency: Mapped[str] = mapped_column(String(3))
+    received_at: Mapped[Instant]
+    source: Mapped[str] = mapped_column(String(16))
+    # One payment, one row: the PaymentIntent id (one-off), the invoice id
+    # (monthly) or a generated key (manual). UNIQUE makes a double count impossible.
+    external_key: Mapped[str] = mapped_column(String(255), unique=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    frequency: Mapped[str] = mapped_column(String(16), default="once")
+    refunded_minor: Mapped[MinorUnits] = mapped_column(default=0)
+    disputed_minor: Mapped[MinorUnits] = mapped_column(default=0)
+    donor_name: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[CreatedAt]
+
+    campaign: Mapped[Campaign] = relationship()
+    period: Mapped[Period] = relationship()
+
+
+class StripeEvent(db.Model):  # type: ignore[name-defined,misc]
+    """Every Stripe event, stored raw under its id before its effect."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    livemode: Mapped[bool]
+    created: Mapped[Instant]
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[CreatedAt]
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    outcome: Mapped[str | None] = mapped_column(String(64))
+
+
+class ReviewPayment(db.Model):  # type: ignore[name-defined,misc]
+    """A payment kept for an admin: unassigned, foreign currency, or other mode."""
+
+    __tablename__ = "review_payments"
+    __table_args__ = (
+        CheckConstraint("amount_minor >= 0", name="amount_not_negative"),
+        CheckConstraint("reason IN ('unassigned', 'currency', 'livemode')", name="reason_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_key: Mapped[str] = mapped_column(String(255), unique=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    reason: Mapped[str] = mapped_column(String(16))
+    campaign_slug: Mapped[str | None] = mapped_column(String(255))
+    amount_minor: Mapped[MinorUnits]
+    currency: Mapped[str] = mapped_column(String(3))
+    frequency: Mapped[str] = mapped_column(String(16), default="once")
+    received_at: Mapped[Instant]
+    livemode: Mapped[bool] = mapped_column(default=False)
+    event_id: Mapped[str | None] = mapped_column(String(255))
+    donor_name: Mapped[str | None] = mapped_column(String(200))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    donation_id: Mapped[int | None] = mapped_column(ForeignKey("donations.id"))
+    created_at: Mapped[CreatedAt]
+
+
+class PaymentAdjustment(db.Model):  # type: ignore[name-defined,misc]
+    """Refund and dispute state of one payment, kept even before the payment arrives."""
+
+    __tablename__ = "payment_adjustments"
+    __table_args__ = (
+        CheckConstraint("refunded_minor >= 0", name="refunded_not_negative"),
+        CheckConstraint("disputed_minor >= 0", name="disputed_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_intent_id: Mapped[str] = mapped_column(String(255), unique=True)
+    charge_id: Mapped[str | None] = mapped_column(String(255))
+    refunded_minor: Mapped[MinorUnits] = mapped_column(default=0)
+    disputed_minor: Mapped[MinorUnits] = mapped_column(default=0)
+    dispute_status: Mapped[str | None] = mapped_column(String(32))
+    dispute_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[CreatedAt]
+
+
+class Admin(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "admins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[CreatedAt]
+
+    # Flask-Login protocol
+    is_active = True
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class AuditEntry(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[CreatedAt]
+    actor: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
