@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 import config
 from tracker import hotcache
-from tracker.extensions import csrf, db, migrate
+from tracker.extensions import csrf, db, limiter, login, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,6 +51,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
+    limiter.init_app(app)
+    login.init_app(app)
 
     with app.app_context():
         app.extensions["tracker.hotcache"] = hotcache.HotCache(
