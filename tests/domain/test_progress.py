@@ -20,8 +20,10 @@ BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 # --- compute_progress -----------------------------------------------------------------------
@@ -179,7 +181,9 @@ def test_days_left_line(now: datetime, tz: ZoneInfo, lang: str, line: str) -> No
 
 
 def test_days_left_line_defaults_to_english() -> None:
-    assert days_left_line(utc(2026, 11, 23, 12), UTC_ZONE) == "7 DAYS LEFT UNTIL THE END OF NOVEMBER"
+    assert (
+        days_left_line(utc(2026, 11, 23, 12), UTC_ZONE) == "7 DAYS LEFT UNTIL THE END OF NOVEMBER"
+    )
 
 
 def test_days_left_line_follows_the_campaign_timezone() -> None:

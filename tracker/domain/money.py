@@ -123,9 +123,8 @@ def format_major(minor: int, currency: str) -> str:
 
 def parse_locale(text: str) -> str:
     """Return the normalised locale identifier ("de-DE" -> "de_DE"), or raise ValueError."""
-    shown = text.strip()[:_MAX_LOCALE_LEN] if isinstance(text, str) else repr(text)
     if not isinstance(text, str):
-        raise ValueError(f"unknown locale '{shown}'")
+        raise ValueError(f"unknown locale {text!r}")
     return _parse_locale(text.strip())
 
 
