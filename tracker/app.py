@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, request
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -47,6 +48,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             Path(app.instance_path) / "tracker.db"
         )
     _logging(app)
+    app.session_interface = PublicReadsSessionInterface()
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -59,13 +61,45 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             hotcache.load_states_from(lambda: Session(db.engine))
         )
 
-    from tracker import cli, errors
+    from tracker import cli, errors, services
     from tracker.views.api import api
 
     app.register_blueprint(api)
     errors.register(app)
     cli.register(app)
+    app.after_request(_common_headers)
+    if app.config.get("TRACKER_FAST_READS", True):
+        from tracker.fastpath import API_ROUTES, FastReads
+
+        app.wsgi_app = FastReads(  # type: ignore[method-assign]
+            app.wsgi_app,
+            app.extensions["tracker.hotcache"],
+            [*API_ROUTES],
+            app.config["TRACKER_CACHE_SECONDS"],
+            clock=services.now,
+        )
     return app
+
+
+def _common_headers(response: Response) -> Response:
+    for key, value in hotcache.COMMON_HEADERS:
+        response.headers.setdefault(key, value)
+    return response
+
+
+class PublicReadsSessionInterface(SecureCookieSessionInterface):
+    """No session cookie work on public, cacheable reads.
+
+    Flask-Login peeks at the session after every request, which would add
+    `Vary: Cookie` and make a CDN keep one copy per visitor.
+    """
+
+    public_blueprints = frozenset({"api", "embed"})
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        if request.blueprint in self.public_blueprints and not session.modified:
+            return
+        super().save_session(app, session, response)
 
 
 def _check(app: Flask) -> None:

@@ -50,6 +50,12 @@ class Entry:
     headers: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True)
+class Lookup:
+    key: Hashable
+    until: datetime
+
+
 def make_entry(body: bytes, content_type: str, headers: tuple[tuple[str, str], ...] = ()) -> Entry:
     digest = hashlib.blake2b(body, digest_size=12).hexdigest()
     return Entry(body=body, content_type=content_type, etag=f'"{digest}"', headers=headers)
@@ -85,6 +91,28 @@ def cache_control(at: datetime, until: datetime, max_age: int) -> str:
     return value
 
 
+# Sent on every answer, by Flask (tracker.app) and by the fast path alike.
+COMMON_HEADERS: tuple[tuple[str, str], ...] = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+)
+
+
+def response_headers(
+    entry: Entry, at: datetime, until: datetime, max_age: int, *, cors: bool
+) -> list[tuple[str, str]]:
+    """The headers of a cached read: caching, the entry's own, CORS where asked."""
+    headers = [
+        ("ETag", entry.etag),
+        ("Cache-Control", cache_control(at, until, max_age)),
+        ("Vary", "Accept-Encoding"),
+        *entry.headers,
+    ]
+    if cors:
+        headers.append(("Access-Control-Allow-Origin", "*"))
+    return headers
+
+
 class HotCache:
     """Ready answers per (campaign, variant, revision, bucket), with revision polling."""
 
@@ -94,6 +122,7 @@ class HotCache:
         self._read_at = float("-inf")
         self._generation = -1
         self._entries: dict[Hashable, Entry] = {}
+        self._buckets: dict[str, tuple[datetime, datetime]] = {}
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -112,6 +141,23 @@ class HotCache:
             self._read_at = time.monotonic()
             self._generation = generation
 
+    def bucket(self, slug: str, zone: ZoneInfo, at: datetime) -> datetime:
+        """bucket_end(at, zone), remembered per campaign while `at` stays inside it."""
+        known = self._buckets.get(slug)
+        if known is not None and known[0] <= at < known[1]:
+            return known[1]
+        until = bucket_end(at, zone)
+        self._buckets[slug] = (at, until)
+        return until
+
+    def lookup(self, slug: str, variant: Hashable, at: datetime) -> Lookup | None:
+        """Where the answer for (slug, variant) at `at` lives; None for an unknown slug."""
+        state = self.state(slug)
+        if state is None:
+            return None
+        until = self.bucket(slug, state.zone, at)
+        return Lookup(key=(slug, variant, state.revision, until), until=until)
+
     def get(self, key: Hashable) -> Entry | None:
         entry = self._entries.get(key)
         if entry is None:
@@ -128,6 +174,7 @@ class HotCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._buckets.clear()
             self._read_at = float("-inf")
 
 

@@ -129,6 +129,7 @@ def create_campaign(
     )
     db.session.add(campaign)
     db.session.flush()
+    hotcache.mark_changed(db.session)
     log.info("campaign created campaign_id=%s", campaign.id)
     return campaign
 

@@ -190,3 +190,15 @@ def test_internal_error_hides_the_trace(database_url) -> None:
     assert response.get_json()["error"] == "server_error"
     assert b"secret detail" not in response.data
     assert b"Traceback" not in response.data
+
+
+def test_public_reads_do_not_vary_on_cookies(app, client, db) -> None:
+    make_campaign("southfront")
+    app.wsgi_app.enabled = False  # the Flask path is the one that touches sessions
+    try:
+        response = client.get("/api/v1/campaigns/southfront/progress")
+    finally:
+        app.wsgi_app.enabled = True
+    assert "Cookie" not in response.headers.get("Vary", "")
+    assert "Set-Cookie" not in response.headers
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -29,34 +29,26 @@ def widget_cache() -> hotcache.HotCache:
 def cached_read(slug: str, variant: Hashable, build: Builder, *, cors: bool = False) -> Response:
     """Serve a widget read from the in-process cache, building it on a miss."""
     cache = widget_cache()
-    state = cache.state(slug)
-    if state is None:
-        raise services.NotFound(f"no campaign {slug[:80]!r}")
     at = services.now()
-    until = hotcache.bucket_end(at, state.zone)
-    key = (slug, variant, state.revision, until)
-    entry = cache.get(key)
+    found = cache.lookup(slug, variant, at)
+    if found is None:
+        raise services.NotFound(f"no campaign {slug[:80]!r}")
+    entry = cache.get(found.key)
     if entry is None:
         campaign = services.require_campaign(slug)
         entry = build(campaign, at)
         db.session.commit()  # the period may have just been created
-        cache.put(key, entry)
+        cache.put(found.key, entry)
+    until = found.until
     return entry_response(entry, at, until, cors=cors)
 
 
 def entry_response(
     entry: hotcache.Entry, at: datetime, until: datetime, *, cors: bool = False
 ) -> Response:
-    headers = {
-        "ETag": entry.etag,
-        "Cache-Control": hotcache.cache_control(
-            at, until, current_app.config["TRACKER_CACHE_SECONDS"]
-        ),
-        "Vary": "Accept-Encoding",
-    }
-    headers.update(entry.headers)
-    if cors:
-        headers["Access-Control-Allow-Origin"] = "*"
+    headers = hotcache.response_headers(
+        entry, at, until, current_app.config["TRACKER_CACHE_SECONDS"], cors=cors
+    )
     if hotcache.etag_matches(request.headers.get("If-None-Match"), entry.etag):
         return Response(status=304, headers=headers)
     return Response(entry.body, status=200, headers=headers, content_type=entry.content_type)
