@@ -45,7 +45,9 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	command -v wrk >/dev/null && command -v nginx >/dev/null || \
+	  (apt-get update -qq && apt-get install -y -qq wrk nginx-light)
+	$(BIN)/python bench/run.py --write bench/RESULTS.md
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
