@@ -47,6 +47,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(
             Path(app.instance_path) / "tracker.db"
         )
+    _engine_options(app)
     _logging(app)
     app.session_interface = PublicReadsSessionInterface()
 
@@ -100,6 +101,14 @@ class PublicReadsSessionInterface(SecureCookieSessionInterface):
         if request.blueprint in self.public_blueprints and not session.modified:
             return
         super().save_session(app, session, response)
+
+
+def _engine_options(app: Flask) -> None:
+    options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    # A connection that died while the database was away is replaced, not reused.
+    options.setdefault("pool_pre_ping", True)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        options.setdefault("connect_args", {"connect_timeout": 5})
 
 
 def _check(app: Flask) -> None:

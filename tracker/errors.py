@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, render_template, request
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from tracker.extensions import db
@@ -63,11 +64,25 @@ def handle(exc: Exception) -> Response:
         return response
     if isinstance(exc, NotFound):
         return error_response(404, str(exc))
-    db.session.rollback()
+    _rollback()
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is away (stopped, unreachable, locked): answer 503 so
+        # clients and Stripe retry; the app reconnects by itself when it is back.
+        log.error("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
+        response = error_response(503, "The database is unavailable; please retry shortly.")
+        response.headers["Retry-After"] = "5"
+        return response
     if isinstance(exc, ValueError):
         return error_response(422, str(exc))
     log.exception("unhandled error on %s %s", request.method, request.path)
     return error_response(500, "Something went wrong on our side. It has been logged.")
+
+
+def _rollback() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # a dead connection cannot even roll back; the pool drops it
+        log.warning("rollback failed", exc_info=True)
 
 
 def register(app: Flask) -> None:

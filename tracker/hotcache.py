@@ -14,6 +14,7 @@ A request for a widget read is a dictionary lookup. What keeps it correct:
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -26,6 +27,8 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from tracker.domain import periods
+
+log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
 MAX_ENTRIES = 4096
@@ -136,7 +139,16 @@ class HotCache:
     def refresh(self) -> None:
         with self._lock:
             generation = _generation
-            states = self._load_states()
+            try:
+                states = self._load_states()
+            except Exception:
+                if not self._states:
+                    raise
+                # The database is away: keep serving the last good answers and
+                # try again in a second rather than on every request.
+                log.warning("campaign revisions could not be read; serving cached answers")
+                self._read_at = time.monotonic()
+                return
             self._states = states
             self._read_at = time.monotonic()
             self._generation = generation
