@@ -176,3 +176,30 @@ def seed_demo() -> None:
 
 def register(app: Flask) -> None:
     app.cli.add_command(tracker_cli)
+
+
+@tracker_cli.command("backup")
+@click.argument("destination", type=click.Path(dir_okay=False, writable=True))
+def backup(destination: str) -> None:
+    """Copy the SQLite database, consistently, while it serves (PostgreSQL: use pg_dump)."""
+    import sqlite3
+    from pathlib import Path
+
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database:
+        raise click.ClickException(
+            "backup copies SQLite databases; for PostgreSQL use pg_dump (see README)"
+        )
+    target = Path(destination)
+    if target.exists():
+        raise click.ClickException(f"{destination} exists; choose a new file")
+    source = sqlite3.connect(url.database)
+    try:
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)  # SQLite's online backup API: a consistent snapshot
+        finally:
+            copy.close()
+    finally:
+        source.close()
+    click.echo(f"backed up {url.database} to {target}")
