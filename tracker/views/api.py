@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Callable, Hashable
 from datetime import datetime
+from pathlib import Path
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import text
@@ -73,6 +74,15 @@ def periods(slug: str) -> Response:
         return json_entry(services.periods_json(campaign, at))
 
     return cached_read(slug, "periods", build, cors=True)
+
+
+OPENAPI = (Path(__file__).resolve().parent.parent / "openapi.json").read_bytes()
+
+
+@api.get("/api/v1/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 description of this API (tests hold the answers to it)."""
+    return Response(OPENAPI, content_type="application/json")
 
 
 @api.get("/healthz")
