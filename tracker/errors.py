@@ -41,12 +41,13 @@ def error_response(status: int, message: str, code: str | None = None) -> Respon
     if wants_json():
         response = jsonify({"error": code, "message": message})
     else:
-        response = Response(
-            render_template(
-                "error.html", status=status, title=TITLES.get(status, "Error"), message=message
-            ),
-            mimetype="text/html",
-        )
+        title = TITLES.get(status, "Error")
+        try:
+            page = render_template("error.html", status=status, title=title, message=message)
+        except Exception:  # the error page itself must never fail
+            log.exception("error page could not be rendered")
+            page = f"{status} {title}"
+        response = Response(page, mimetype="text/html")
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
     return response
