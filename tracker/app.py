@@ -62,12 +62,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             hotcache.load_states_from(lambda: Session(db.engine))
         )
 
-    from tracker import cli, errors, services
+    from tracker import cli, errors, observability, services
     from tracker.views.api import api
 
     app.register_blueprint(api)
     errors.register(app)
     cli.register(app)
+    observability.register(app)
     app.after_request(_common_headers)
     if app.config.get("TRACKER_FAST_READS", True):
         from tracker.fastpath import API_ROUTES, FastReads

@@ -55,8 +55,17 @@ class FastReads:
         self.routes = routes
         self.max_age = max_age
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.served = 0
         self.enabled = True
+        # Plain integers, read by observability at scrape time: no lock on the hot path.
+        self.counts: dict[tuple[str, str], int] = {}
+
+    @property
+    def served(self) -> int:
+        return sum(self.counts.values())
+
+    def _count(self, route: Route, status: str) -> None:
+        key = (route.prefix + "<slug>" + route.suffix, status)
+        self.counts[key] = self.counts.get(key, 0) + 1
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if self.enabled and environ.get("REQUEST_METHOD") == "GET":
@@ -93,10 +102,11 @@ class FastReads:
                 entry, at, found.until, self.max_age, cors=route.cors
             )
             headers.extend(hotcache.COMMON_HEADERS)
-            self.served += 1
             if hotcache.etag_matches(environ.get("HTTP_IF_NONE_MATCH"), entry.etag):
+                self._count(route, "304")
                 start_response("304 NOT MODIFIED", headers)
                 return [b""]
+            self._count(route, "200")
             headers.append(("Content-Type", entry.content_type))
             headers.append(("Content-Length", str(len(entry.body))))
             start_response("200 OK", headers)

@@ -18,6 +18,7 @@ from tracker.domain import money, periods, progress
 from tracker.domain.periods import Period as Month
 from tracker.extensions import db
 from tracker.models import Campaign, Donation, Period
+from tracker.observability import DONATIONS
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +263,7 @@ def record_donation(
     db.session.flush()
     _add_to_period(period, progress.net_amount(amount_minor, refunded_minor, disputed_minor), 1)
     touch(campaign)
+    DONATIONS.labels(source).inc()
     log.info("donation recorded campaign_id=%s donation_id=%s", campaign.id, donation.id)
     return donation
 

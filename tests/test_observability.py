@@ -1,0 +1,58 @@
+"""/metrics and request ids."""
+
+from __future__ import annotations
+
+import re
+
+from tests.factories import make_campaign, make_donation
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    pattern = rf"^{re.escape(name)}\{{{re.escape(wanted)}\}} ([0-9.e+]+)$"
+    match = re.search(pattern, text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_metrics_count_requests_cache_hits_and_donations(client) -> None:
+    before = client.get("/metrics").get_data(as_text=True)
+    campaign = make_campaign("southfront")
+    make_donation(campaign, 500)
+    path = "/api/v1/campaigns/southfront/progress"
+    client.get(path)  # a miss: Flask builds it
+    client.get(path)  # a hit: the fast path answers
+    client.get("/api/v1/campaigns/nope/progress")
+    after = client.get("/metrics").get_data(as_text=True)
+    route = "/api/v1/campaigns/<slug>/progress"
+
+    def grew(name: str, **labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    assert grew("tracker_http_requests_total", route=route, status="200") == 1
+    assert grew("tracker_http_requests_total", route=route, status="404") == 1
+    assert grew("tracker_fast_path_requests_total", route=route, status="200") == 1
+    assert grew("tracker_widget_cache_total", result="hit") >= 1
+    assert grew("tracker_donations_recorded_total", source="manual") == 1
+
+
+def test_metrics_refused_to_strangers(client) -> None:
+    response = client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert response.status_code == 403
+
+
+def test_metrics_with_token(app, client) -> None:
+    app.config["TRACKER_METRICS_TOKEN"] = "s3cret"
+    try:
+        remote = {"REMOTE_ADDR": "203.0.113.9"}
+        assert client.get("/metrics", environ_base=remote).status_code == 403
+        ok = client.get("/metrics", environ_base=remote, headers={"Authorization": "Bearer s3cret"})
+        assert ok.status_code == 200
+    finally:
+        app.config.pop("TRACKER_METRICS_TOKEN")
+
+
+def test_request_id_is_echoed_or_made(client) -> None:
+    given = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert given.headers["X-Request-ID"] == "abc-123"
+    made = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert re.fullmatch(r"[0-9a-f]{16}", made.headers["X-Request-ID"])
