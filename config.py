@@ -39,6 +39,7 @@ def from_environment() -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
         "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", True),
         "TRACKER_ENV": os.environ.get("TRACKER_ENV", "production"),
+        "TRACKER_PROXY_HOPS": _int("TRACKER_PROXY_HOPS", 0),
         "TRACKER_METRICS_TOKEN": os.environ.get("TRACKER_METRICS_TOKEN") or None,
     }
     database_url = os.environ.get("DATABASE_URL")

@@ -13,6 +13,7 @@ from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 from tracker import hotcache
@@ -73,12 +74,22 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if app.config.get("TRACKER_FAST_READS", True):
         from tracker.fastpath import API_ROUTES, FastReads
 
-        app.wsgi_app = FastReads(  # type: ignore[method-assign]
+        fast = FastReads(
             app.wsgi_app,
             app.extensions["tracker.hotcache"],
             [*API_ROUTES],
             app.config["TRACKER_CACHE_SECONDS"],
             clock=services.now,
+        )
+        app.extensions["tracker.fastpath"] = fast
+        app.wsgi_app = fast  # type: ignore[method-assign]
+    hops = app.config["TRACKER_PROXY_HOPS"]
+    if hops:
+        # Behind a load balancer or CDN: trust its X-Forwarded-* (client address
+        # for rate limits, https for secure cookies and HSTS). Outermost, so the
+        # fast path sees the same request Flask does.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
         )
     return app
 
@@ -86,6 +97,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 def _common_headers(response: Response) -> Response:
     for key, value in hotcache.COMMON_HEADERS:
         response.headers.setdefault(key, value)
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", hotcache.HSTS)
     return response
 
 

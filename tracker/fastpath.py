@@ -102,6 +102,8 @@ class FastReads:
                 entry, at, found.until, self.max_age, cors=route.cors
             )
             headers.extend(hotcache.COMMON_HEADERS)
+            if environ.get("wsgi.url_scheme") == "https":
+                headers.append(("Strict-Transport-Security", hotcache.HSTS))
             if hotcache.etag_matches(environ.get("HTTP_IF_NONE_MATCH"), entry.etag):
                 self._count(route, "304")
                 start_response("304 NOT MODIFIED", headers)

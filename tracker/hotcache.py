@@ -99,6 +99,7 @@ COMMON_HEADERS: tuple[tuple[str, str], ...] = (
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "strict-origin-when-cross-origin"),
 )
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 def response_headers(

@@ -71,7 +71,8 @@ class FastPathCollector(Collector):
             if cache is not None:
                 found["hit"] += cache.hits
                 found["miss"] += cache.misses
-            for key, value in getattr(app.wsgi_app, "counts", {}).items():
+            layer = app.extensions.get("tracker.fastpath")
+            for key, value in getattr(layer, "counts", {}).items():
                 fast[key] = fast.get(key, 0) + value
         for result, value in found.items():
             hits.add_metric([result], value)

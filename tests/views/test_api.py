@@ -194,11 +194,13 @@ def test_internal_error_hides_the_trace(database_url) -> None:
 
 def test_public_reads_do_not_vary_on_cookies(app, client, db) -> None:
     make_campaign("southfront")
-    app.wsgi_app.enabled = False  # the Flask path is the one that touches sessions
+    app.extensions[
+        "tracker.fastpath"
+    ].enabled = False  # the Flask path is the one that touches sessions
     try:
         response = client.get("/api/v1/campaigns/southfront/progress")
     finally:
-        app.wsgi_app.enabled = True
+        app.extensions["tracker.fastpath"].enabled = True
     assert "Cookie" not in response.headers.get("Vary", "")
     assert "Set-Cookie" not in response.headers
     assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -19,7 +19,7 @@ READS = [
 
 
 def fast_layer(app) -> FastReads:
-    layer = app.wsgi_app
+    layer = app.extensions["tracker.fastpath"]
     assert isinstance(layer, FastReads)
     return layer
 
