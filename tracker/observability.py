@@ -112,13 +112,20 @@ def _finish(response: Response) -> Response:
     return response
 
 
+def _from_loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 def metrics() -> Response:
     """The Prometheus text format; from loopback, or with TRACKER_METRICS_TOKEN."""
     token = current_app.config.get("TRACKER_METRICS_TOKEN")
     if token:
         if not secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
             abort(403, "metrics need the bearer token (TRACKER_METRICS_TOKEN)")
-    elif not ipaddress.ip_address(request.remote_addr or "0.0.0.0").is_loopback:  # noqa: S104
+    elif not _from_loopback(request.remote_addr):
         abort(403, "metrics are served to loopback only unless TRACKER_METRICS_TOKEN is set")
     return Response(
         generate_latest(REGISTRY),
