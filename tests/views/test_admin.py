@@ -231,7 +231,8 @@ def test_ten_failures_for_one_email_answer_429(client) -> None:
         assert _fail(client, EMAIL, f"10.0.0.{attempt}").status_code == 401
     blocked = _fail(client, EMAIL, "10.0.1.1", PASSWORD)  # even the right password
     assert blocked.status_code == 429
-    assert "Too many failed logins" in blocked.get_data(as_text=True)
+    assert "Too many failed logins for this email or address" in blocked.get_data(as_text=True)
+    assert 'name="password"' in blocked.get_data(as_text=True)  # the form, to try later
     assert int(blocked.headers["Retry-After"]) > 0
     assert client.get("/admin/").status_code == 302
     # another email from another address is not blocked
@@ -255,6 +256,18 @@ def test_failures_are_forgotten_after_fifteen_minutes(client) -> None:
         assert _fail(client, EMAIL).status_code == 429
     with time_machine.travel(datetime(2026, 11, 23, 15, 16, tzinfo=UTC), tick=False):
         assert _fail(client, EMAIL, password=PASSWORD).status_code == 302
+
+
+def test_login_refuses_when_the_counter_is_unreachable(app, client, monkeypatch) -> None:
+    make_admin()
+
+    def down(*args):
+        raise ConnectionError("redis down")
+
+    monkeypatch.setattr(app.extensions["tracker.login_throttle"], "blocked", down)
+    response = _fail(client, EMAIL, password=PASSWORD)
+    assert response.status_code == 503
+    assert client.get("/admin/").status_code == 302
 
 
 def test_nine_failures_then_success_logs_in(client) -> None:

@@ -175,17 +175,25 @@ def login() -> Any:
         return render_template("admin/login.html", form=form)
     email = (form.email.data or "").strip().lower()
     address = request.remote_addr or "-"
-    wait_s = throttle().blocked(email, address)
+    try:
+        wait_s = throttle().blocked(email, address)
+    except Exception:  # the counter's storage (Redis) is down: refuse rather than not count
+        log.exception("admin login: rate limit storage unreachable")
+        return error_response(503, "Logging in is unavailable for a moment. Try again soon.")
     if wait_s is not None:
         log.warning("admin login throttled")
-        response = error_response(
-            429, "Too many failed logins for this email or address. Try again later."
+        form.form_errors.append(
+            "Too many failed logins for this email or address. "
+            f"Try again in {(wait_s + 59) // 60} minutes."
         )
-        response.headers["Retry-After"] = str(wait_s)
-        return response
+        page = render_template("admin/login.html", form=form)
+        return page, 429, {"Retry-After": str(wait_s)}
     account = ops.authenticate(email, form.password.data or "") if form.validate() else None
     if account is None:
-        throttle().failed(email, address)
+        try:
+            throttle().failed(email, address)
+        except Exception:
+            log.exception("admin login: rate limit storage unreachable")
         db.session.rollback()
         log.info("admin login failed")
         form.form_errors.append("Wrong email or password.")
@@ -451,8 +459,8 @@ def assign(review_id: int) -> Any:
     campaign = services.require_campaign(form.campaign.data)
     try:
         donation = ops.assign_review(payment, campaign, actor())
-    except ops.AdminError as err:
-        return refused(str(err))
+    except ValueError as err:
+        return refused(str(err.args[0] if err.args else err))
     db.session.commit()
     flash(f"Assigned payment {donation.external_key} to {campaign.slug} (donation {donation.id}).")
     return redirect(url_for("admin.review"), code=303)
