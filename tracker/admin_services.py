@@ -89,7 +89,7 @@ def check_password(password: str) -> str:
     return password
 
 
-def set_admin_password(email: str, password: str) -> tuple[Admin, bool]:
+def set_admin_password(email: str, password: str, actor: str = "cli") -> tuple[Admin, bool]:
     """Create the admin, or reset its password; returns (admin, created)."""
     email = normalize_email(email)
     digest = hasher().hash(check_password(password))
@@ -101,7 +101,7 @@ def set_admin_password(email: str, password: str) -> tuple[Admin, bool]:
     else:
         admin.password_hash = digest
     db.session.flush()
-    audit("cli", "admin_created" if created else "admin_password_reset", email=email)
+    audit(actor, "admin_created" if created else "admin_password_reset", email=email)
     return admin, created
 
 
@@ -177,7 +177,7 @@ def campaigns() -> list[Campaign]:
 
 
 def parse_month(text: str | None, campaign: Campaign) -> Month:
-    """ "2026-11" as a month; empty means the campaign's current month."""
+    """A month written YYYY-MM; empty means the campaign's current month."""
     if not text:
         return Month.containing(services.now(), services.campaign_zone(campaign))
     match = re.fullmatch(r"([0-9]{4})-([0-9]{2})", text.strip())
@@ -277,7 +277,8 @@ def chart(campaign: Campaign, at: datetime, count: int = CHART_MONTHS) -> Chart:
 
 def chart_geometry(data: list[tuple[Month, int, int | None]], currency: str, locale: str) -> Chart:
     """Integer SVG geometry for (month, raised, goal) triples; the tallest value fills it."""
-    scale = max([1] + [raised for _, raised, _ in data] + [goal or 0 for _, _, goal in data])
+    top = max([0] + [raised for _, raised, _ in data] + [goal or 0 for _, _, goal in data])
+    scale = top or 1
     slot = CHART_WIDTH // max(1, len(data))
     bar_width = max(1, slot * 3 // 4)
     bars = []
@@ -302,7 +303,7 @@ def chart_geometry(data: list[tuple[Month, int, int | None]], currency: str, loc
         height=CHART_HEIGHT,
         bar_width=bar_width,
         bars=bars,
-        top_label=money.format_money(scale, currency, locale),
+        top_label=money.format_money(top, currency, locale),
     )
 
 

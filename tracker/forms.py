@@ -28,10 +28,6 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
-class ActionForm(FlaskForm):
-    """A button that changes something: only the CSRF token."""
-
-
 class CampaignForm(FlaskForm):
     """Create (every field) or edit (no slug, no currency) a campaign."""
 

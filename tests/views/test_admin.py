@@ -335,6 +335,13 @@ def test_safe_next(target, expected) -> None:
     assert safe_next(target) == expected
 
 
+def test_login_page_when_logged_in_goes_on(admin_client) -> None:
+    response = admin_client.get("/admin/login?next=/admin/review")
+    assert response.headers["Location"] == "/admin/review"
+    response = admin_client.get("/admin/login?next=//evil.example")
+    assert response.headers["Location"] == "/admin/"
+
+
 def test_logout(admin_client) -> None:
     token = csrf_token(admin_client, "/admin/")
     response = admin_client.post("/admin/logout", data={"csrf_token": token})
@@ -776,6 +783,9 @@ def test_chart_geometry_scales_to_the_tallest() -> None:
     assert chart.bars[0].goal_y == 160 - 400 * 160 // 600
     assert chart.bars[1].goal_y is None
     assert chart.top_label == "6 $"
+    empty = admin_services.chart_geometry([(Month(2026, 11), 0, None)], "USD", "en")
+    assert [bar.height for bar in empty.bars] == [0]
+    assert empty.top_label == "0 $"
 
 
 def test_snippets_page(admin_client) -> None:

@@ -31,7 +31,6 @@ from tracker.errors import error_response
 from tracker.extensions import db
 from tracker.extensions import login as login_manager
 from tracker.forms import (
-    ActionForm,
     AssignForm,
     CampaignForm,
     DonationForm,
@@ -54,7 +53,7 @@ admin = Blueprint(
 
 PUBLIC_ENDPOINTS = {"admin.login", "admin.static"}
 CSP = (
-    "default-src 'self'; img-src 'self' data:; frame-src 'self'; frame-ancestors 'none'; "
+    "default-src 'self'; img-src 'self'; frame-src 'self'; frame-ancestors 'none'; "
     "form-action 'self'; base-uri 'none'; object-src 'none'"
 )
 
@@ -330,7 +329,6 @@ def _donations_page(form: DonationForm | None = None, status: int = 200) -> Any:
         form=form,
         period=services.find_period(campaign, month),
         refund_form=RefundForm(),
-        action_form=ActionForm(),
     ), status
 
 
