@@ -11,6 +11,7 @@ from flask import Flask, request_started
 
 from tests.adminkit import csrf_token, fresh_login_state
 from tracker.app import create_app
+from tracker.extensions import db as sa_db
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -41,6 +42,8 @@ def two_apps(app: Flask, database_url: str, db: object):
     yield apps
     for each in apps:
         request_started.disconnect(fresh_login_state, each)
+        with each.app_context():
+            sa_db.engine.dispose()
     # create_app() re-points the shared Flask-Limiter at its storage: point it back.
     create_app({**settings, "RATELIMIT_STORAGE_URI": app.config["RATELIMIT_STORAGE_URI"]})
 
