@@ -6,6 +6,8 @@ Like tracker.services, these add and flush; the caller (view or command) commits
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import logging
 import re
@@ -129,6 +131,12 @@ def authenticate(email: str, password: str) -> Admin | None:
         admin.password_hash = chosen.hash(password)
         db.session.flush()
     return admin
+
+
+def session_key(admin: Admin) -> str:
+    """Changes when the password does: a reset logs out every session of that admin."""
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(secret, admin.password_hash.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 # --- audit ---------------------------------------------------------------------

@@ -342,6 +342,13 @@ def test_login_page_when_logged_in_goes_on(admin_client) -> None:
     assert response.headers["Location"] == "/admin/"
 
 
+def test_a_password_reset_ends_existing_sessions(admin_client) -> None:
+    assert admin_client.get("/admin/").status_code == 200
+    admin_services.set_admin_password(EMAIL, "a brand new password")
+    sa_db.session.commit()
+    assert admin_client.get("/admin/").status_code == 302
+
+
 def test_logout(admin_client) -> None:
     token = csrf_token(admin_client, "/admin/")
     response = admin_client.post("/admin/logout", data={"csrf_token": token})

@@ -72,10 +72,14 @@ login_manager.login_message = "Please log in to see the dashboard."
 
 @login_manager.user_loader
 def load_admin(user_id: str) -> Admin | None:
+    """The logged-in admin, unless the password changed since this session logged in."""
     try:
-        return db.session.get(Admin, int(user_id))
+        account = db.session.get(Admin, int(user_id))
     except (TypeError, ValueError):
         return None
+    if account is None or session.get("admin_key") != ops.session_key(account):
+        return None
+    return account
 
 
 def throttle() -> ops.LoginThrottle:
@@ -198,6 +202,7 @@ def login() -> Any:
         form.form_errors.append("Wrong email or password.")
         return render_template("admin/login.html", form=form), 401
     session.clear()  # a fresh session (and CSRF token) for the logged-in admin
+    session["admin_key"] = ops.session_key(account)
     login_user(account)
     ops.audit(account.email, "login")
     db.session.commit()
