@@ -486,7 +486,11 @@ def test_edit_campaign_error_changes_nothing(admin_client) -> None:
 
 
 def test_unknown_campaign_is_404(admin_client) -> None:
-    assert admin_client.get("/admin/campaigns/nope").status_code == 404
+    response = admin_client.get("/admin/campaigns/nope")
+    assert response.status_code == 404
+    page = response.get_data(as_text=True)
+    assert "no campaign &#39;nope&#39;" in page
+    assert "/admin/static/admin.css" in page and "<style" not in page  # styled under the CSP
     assert admin_client.get("/admin/donations?campaign=nope").status_code == 404
 
 

@@ -22,10 +22,11 @@ from flask import (
 )
 from flask.blueprints import BlueprintSetupState
 from flask_login import current_user, login_user, logout_user
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from tracker import admin_services as ops
-from tracker import services
+from tracker import errors, services
 from tracker.domain import money
 from tracker.errors import error_response
 from tracker.extensions import db
@@ -122,6 +123,20 @@ def admin_headers(response: Response) -> Response:
         if request.endpoint != "admin.static":
             response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@admin.errorhandler(HTTPException)
+@admin.errorhandler(services.NotFound)
+def admin_error(exc: Exception) -> Any:
+    """4xx inside the dashboard's layout (error.html's inline style would break the CSP)."""
+    status = (exc.code or 500) if isinstance(exc, HTTPException) else 404
+    if status >= 500:
+        return errors.handle(exc)
+    message = exc.description if isinstance(exc, HTTPException) else str(exc)
+    db.session.rollback()
+    title = errors.TITLES.get(status, "Error")
+    page = render_template("admin/refused.html", title=title, message=message)
+    return page, status
 
 
 def refused(message: str, status: int = 422) -> tuple[str, int]:
