@@ -470,6 +470,9 @@ def assign_review(review: ReviewPayment, campaign: Campaign, actor: str) -> Dona
         ).scalar_one_or_none()
         if adjustment is not None:
             refunded, disputed = adjustment.refunded_minor, adjustment.disputed_minor
+            # Only a lost dispute takes money out (SPEC); a won or open one does not.
+            if adjustment.dispute_status not in (None, "lost"):
+                disputed = 0
     donation = services.record_donation(
         campaign,
         amount_minor=review.amount_minor,

@@ -902,16 +902,26 @@ def test_foreign_currency_goes_only_to_its_currency(nov23, admin_client) -> None
     assert donation.campaign.slug == "north"
 
 
-def test_assign_applies_an_earlier_refund(nov23, admin_client) -> None:
+@pytest.mark.parametrize(
+    ("status", "disputed", "raised"), [(None, 0, 1500), ("lost", 500, 1000), ("won", 500, 1500)]
+)
+def test_assign_applies_an_earlier_refund(nov23, admin_client, status, disputed, raised) -> None:
     campaign = make_campaign("southfront")
-    sa_db.session.add(PaymentAdjustment(payment_intent_id="pi_review1", refunded_minor=1000))
+    sa_db.session.add(
+        PaymentAdjustment(
+            payment_intent_id="pi_review1",
+            refunded_minor=1000,
+            disputed_minor=disputed,
+            dispute_status=status,
+        )
+    )
     sa_db.session.commit()
     row = review_row(received_at=datetime(2026, 11, 2, tzinfo=UTC))
     response = _post(admin_client, f"/admin/review/{row.id}/assign", campaign="southfront")
     assert response.status_code == 303
     donation = sa_db.session.execute(select(Donation)).scalar_one()
     assert donation.refunded_minor == 1000
-    assert services.period_for(campaign, NOV_23).raised_minor == 1500
+    assert services.period_for(campaign, NOV_23).raised_minor == raised
 
 
 def test_assign_refuses_a_payment_already_counted(nov23, admin_client) -> None:
