@@ -64,9 +64,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         )
 
     from tracker import cli, errors, observability, services
+    from tracker.views.admin import admin
     from tracker.views.api import api
 
     app.register_blueprint(api)
+    app.register_blueprint(admin)
     errors.register(app)
     cli.register(app)
     observability.register(app)

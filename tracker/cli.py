@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -172,6 +173,23 @@ def seed_demo() -> None:
         )
     db.session.commit()
     click.echo("seeded demo campaign 'demo'")
+
+
+@tracker_cli.command("create-admin")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first stdin line.")
+@clean_errors
+def create_admin(email: str, password_stdin: bool) -> None:
+    """Create an admin, or reset the password of an existing one."""
+    from tracker import admin_services
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    admin, created = admin_services.set_admin_password(email, password)
+    db.session.commit()
+    click.echo(f"{'created' if created else 'reset the password of'} admin {admin.email}")
 
 
 def register(app: Flask) -> None:

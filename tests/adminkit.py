@@ -1,0 +1,48 @@
+"""Helpers for admin tests: an admin account, CSRF tokens, a logged-in client."""
+
+from __future__ import annotations
+
+import re
+
+from flask import g
+from flask.testing import FlaskClient
+
+from tracker import admin_services
+from tracker.extensions import db
+
+EMAIL = "ada@example.org"
+PASSWORD = "correct horse battery staple"
+
+_TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def make_admin(email: str = EMAIL, password: str = PASSWORD) -> None:
+    admin_services.set_admin_password(email, password)
+    db.session.commit()
+
+
+def csrf_token(client: FlaskClient, url: str = "/admin/login") -> str:
+    """The CSRF token of the client's session, read from a page's form."""
+    page = client.get(url)
+    match = _TOKEN_RE.search(page.get_data(as_text=True))
+    assert match, f"no csrf_token on {url}"
+    return match.group(1)
+
+
+def log_in(client: FlaskClient, email: str = EMAIL, password: str = PASSWORD) -> None:
+    token = csrf_token(client)
+    response = client.post(
+        "/admin/login", data={"email": email, "password": password, "csrf_token": token}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+
+def fresh_login_state(sender: object, **extra: object) -> None:
+    """Start each request with an empty `g`, as in production.
+
+    The `db` fixture keeps one app context open for the whole test, and a test request
+    reuses it, so `g` (where Flask-Login caches the user and Flask-WTF the CSRF token)
+    would carry over from one request, or one client, to the next.
+    """
+    for name in list(g):
+        g.pop(name)

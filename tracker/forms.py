@@ -1,0 +1,174 @@
+"""Flask-WTF forms. Domain checks reuse the CLI's validators; each error lands on its field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import Field, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from tracker import services
+from tracker.domain import money, periods
+from tracker.models import Campaign
+
+
+def _check(field: Field, parse: Callable[[], Any]) -> Any:
+    """Run a domain parser; its ValueError becomes the field's error."""
+    try:
+        return parse()
+    except ValueError as err:
+        raise ValidationError(str(err.args[0] if err.args else err)) from None
+
+
+class LoginForm(FlaskForm):
+    email = StringField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class CampaignForm(FlaskForm):
+    """Create (every field) or edit (no slug, no currency) a campaign."""
+
+    slug = StringField("Slug", description="a-z, 0-9 and -, in URLs")
+    name = StringField("Name", validators=[DataRequired()])
+    currency = StringField("Currency", description="ISO 4217, e.g. USD")
+    timezone = StringField("Timezone", default="UTC", description="IANA name, e.g. Europe/Berlin")
+    locale = StringField("Locale", default="en", description="e.g. en, de_DE")
+    milestones = StringField(
+        "Milestones", validators=[DataRequired()], description="major units, ascending: 0,2500,5000"
+    )
+    presets = StringField("Preset amounts", description="major units: 5,10,25 (optional)")
+    allowed_origins = StringField(
+        "Allowed embed origins", description="https://a.example,https://b.example (optional)"
+    )
+
+    def __init__(self, *args: Any, campaign: Campaign | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.campaign = campaign
+        self.parsed: dict[str, Any] = {}
+        if campaign is not None:
+            del self.slug
+            del self.currency
+
+    def _currency(self) -> str | None:
+        if self.campaign is not None:
+            return self.campaign.currency
+        return self.parsed.get("currency")
+
+    def validate_slug(self, field: Field) -> None:
+        if self.campaign is None:
+            slug = _check(field, lambda: services.parse_slug((field.data or "").strip()))
+            if services.get_campaign(slug) is not None:
+                raise ValidationError(f"campaign {slug!r} already exists")
+            self.parsed["slug"] = slug
+
+    def validate_name(self, field: Field) -> None:
+        self.parsed["name"] = _check(field, lambda: services.parse_name(field.data))
+
+    def validate_currency(self, field: Field) -> None:
+        if self.campaign is None:
+            self.parsed["currency"] = _check(
+                field, lambda: money.normalize_currency(field.data or "")
+            )
+
+    def validate_timezone(self, field: Field) -> None:
+        zone = (field.data or "").strip() or "UTC"
+        _check(field, lambda: periods.parse_timezone(zone))
+        self.parsed["timezone"] = zone
+
+    def validate_locale(self, field: Field) -> None:
+        self.parsed["locale"] = _check(
+            field, lambda: money.parse_locale((field.data or "").strip() or "en")
+        )
+
+    def validate_milestones(self, field: Field) -> None:
+        currency = self._currency()
+        if currency is not None:
+            self.parsed["milestones"] = _check(
+                field, lambda: money.parse_milestones(field.data, currency)
+            )
+
+    def validate_presets(self, field: Field) -> None:
+        currency = self._currency()
+        if currency is not None:
+            self.parsed["preset_amounts"] = _check(
+                field, lambda: services.parse_presets(field.data or "", currency)
+            )
+
+    def validate_allowed_origins(self, field: Field) -> None:
+        self.parsed["allowed_origins"] = _check(
+            field, lambda: services.parse_origins(field.data or "")
+        )
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        # Fields validate in declaration order, so currency is parsed before the amounts.
+        ok = super().validate(extra_validators)
+        if self.campaign is None and "currency" not in self.parsed:
+            for field in (self.milestones, self.presets):
+                if not field.errors and field.data:
+                    field.errors = [*field.errors, "needs a valid currency first"]
+            ok = False
+        return ok
+
+    def fill(self, campaign: Campaign) -> None:
+        """Show a campaign's current settings (amounts in major units)."""
+        cur = campaign.currency
+        self.name.data = campaign.name
+        self.timezone.data = campaign.timezone
+        self.locale.data = campaign.locale
+        self.milestones.data = ",".join(money.format_major(m, cur) for m in campaign.milestones)
+        self.presets.data = ",".join(money.format_major(m, cur) for m in campaign.preset_amounts)
+        self.allowed_origins.data = ",".join(campaign.allowed_origins)
+
+
+class DonationForm(FlaskForm):
+    """A manual (offline) donation."""
+
+    campaign = SelectField("Campaign", validators=[DataRequired()], choices=[])
+    amount = StringField("Amount", validators=[DataRequired()], description="major units: 12.50")
+    received_at = StringField(
+        "Received at",
+        description="2026-11-03T14:30 in the campaign's timezone; empty: now",
+    )
+    donor = StringField("Donor", validators=[Optional(), Length(max=200)])
+
+    def __init__(self, *args: Any, campaigns: list[Campaign], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.campaign.choices = [(c.slug, f"{c.name} ({c.slug})") for c in campaigns]
+        self.by_slug = {c.slug: c for c in campaigns}
+        self.parsed: dict[str, Any] = {}
+
+    def validate_amount(self, field: Field) -> None:
+        campaign = self.by_slug.get(self.campaign.data or "")
+        if campaign is not None:
+            self.parsed["amount_minor"] = _check(
+                field, lambda: money.parse_amount(field.data, campaign.currency)
+            )
+
+    def validate_received_at(self, field: Field) -> None:
+        campaign = self.by_slug.get(self.campaign.data or "")
+        if campaign is None:
+            return
+        text = (field.data or "").strip()
+        at: datetime = (
+            _check(field, lambda: periods.parse_instant(text, services.campaign_zone(campaign)))
+            if text
+            else services.now()
+        )
+        if at > services.now():
+            raise ValidationError("a donation cannot be received in the future")
+        self.parsed["received_at"] = at
+
+
+class RefundForm(FlaskForm):
+    amount = StringField("Amount", validators=[Optional()], description="empty: all that is left")
+
+
+class AssignForm(FlaskForm):
+    campaign = SelectField("Campaign", validators=[DataRequired()], choices=[])
+
+    def __init__(self, *args: Any, campaigns: list[Campaign], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.campaign.choices = [(c.slug, f"{c.name} ({c.slug}, {c.currency})") for c in campaigns]
