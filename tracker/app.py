@@ -59,12 +59,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             hotcache.load_states_from(lambda: Session(db.engine))
         )
 
-    from tracker import cli, errors
+    from tracker import cli, errors, scheduler
     from tracker.views.api import api
 
     app.register_blueprint(api)
     errors.register(app)
     cli.register(app)
+    scheduler.install(app)  # TRACKER_SCHEDULER=1: the rollover job inside this process
     return app
 
 
