@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import case, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
@@ -88,6 +89,13 @@ def run_rollover(now: datetime) -> RolloverReport:
     """Close every period whose end has passed and open each campaign's current one."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    # A context of its own gives the job a session of its own: the caller's session
+    # and its objects are left alone, and the job can drop what it loaded as it goes.
+    with current_app.app_context():
+        return _run(now)
+
+
+def _run(now: datetime) -> RolloverReport:
     report = RolloverReport(now=now)
     campaigns = [
         _Row(*row)
@@ -109,6 +117,8 @@ def run_rollover(now: datetime) -> RolloverReport:
             db.session.rollback()
             log.exception("rollover failed campaign_id=%s", row.id)
             report.failed.append((row.slug, str(exc) or type(exc).__name__))
+        finally:
+            db.session.expunge_all()  # keeps each commit's work small with many campaigns
     log.info("%s", report.summary())
     return report
 
@@ -242,16 +252,17 @@ def _open(campaign: Campaign, month: Month, milestones: list[int]) -> Period | N
 
 def _close(row: Period, now: datetime) -> int | None:
     """Close the period, keeping its total at this moment; None if it was already closed."""
-    result = db.session.execute(
+    # The condition makes closing exactly-once even without the lock: of two runs,
+    # only one UPDATE finds the row still open and gets a row back.
+    total = db.session.execute(
         update(Period)
         .where(Period.id == row.id, Period.closed.is_(False))
         .values(closed=True, closed_at=now, closed_raised_minor=Period.raised_minor)
+        .returning(Period.closed_raised_minor)
         .execution_options(synchronize_session=False)
-    )
+    ).scalar_one_or_none()
     db.session.expire(row)
-    if getattr(result, "rowcount", 0) != 1:
-        return None
-    return int(row.closed_raised_minor or 0)
+    return None if total is None else int(total)
 
 
 def _change(campaign: Campaign, row: Period, raised_minor: int) -> PeriodChange:
