@@ -300,3 +300,27 @@ def test_rollover_command_exits_1_when_a_campaign_failed(runner) -> None:
     result = runner.invoke(args=["tracker", "rollover", "--now", "2026-11-01T00:00:00Z"])
     assert result.exit_code == 1
     assert "failed bad:" in result.output
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Pacific/Kiritimati"])
+def test_rollover_command_on_a_frozen_clock_at_the_boundary(runner, zone) -> None:
+    campaign = campaign_at(local(zone, 2026, 10, 2, 9), timezone=zone)
+    last_second = local(zone, 2026, 10, 31, 23, 59, 59)
+    first_second = local(zone, 2026, 11, 1, 0, 0, 0)
+    make_donation(campaign, 700, last_second)
+    make_donation(campaign, 300, first_second)
+
+    with time_machine.travel(last_second, tick=False):
+        result = runner.invoke(args=["tracker", "rollover"])
+    assert result.exit_code == 0, result.output
+    assert "0 periods closed" in result.output
+    assert not history(campaign)["2026-10"].closed
+
+    with time_machine.travel(first_second, tick=False):
+        result = runner.invoke(args=["tracker", "rollover"])
+    assert result.exit_code == 0, result.output
+    assert "closed southfront 2026-10 raised 7 $" in result.output.splitlines()
+    periods = history(campaign)
+    assert periods["2026-10"].closed_raised_minor == 700
+    assert periods["2026-10"].closed_at == first_second.astimezone(UTC)
+    assert periods["2026-11"].raised_minor == 300 and not periods["2026-11"].closed
