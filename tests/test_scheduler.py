@@ -132,20 +132,32 @@ def fresh_process_flag(monkeypatch):
             scheduler.shutdown(wait=True)
 
 
-def in_process_app(database_url: str):
-    return create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret-key",
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "TRACKER_SCHEDULER": True,
-        }
-    )
+@pytest.fixture()
+def in_process_app(database_url):
+    """Build apps with TRACKER_SCHEDULER=1; their connections are closed afterwards."""
+    built = []
+
+    def build():
+        web = create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "test-secret-key",
+                "SQLALCHEMY_DATABASE_URI": database_url,
+                "TRACKER_SCHEDULER": True,
+            }
+        )
+        built.append(web)
+        return web
+
+    yield build
+    for web in built:
+        with web.app_context():
+            sa_db.engine.dispose()
 
 
-def test_in_process_scheduler_starts_once_per_process(db, database_url, fresh_process_flag):
+def test_in_process_scheduler_starts_once_per_process(db, in_process_app, fresh_process_flag):
     campaign_id = campaign_with_an_ended_month()
-    web = in_process_app(database_url)
+    web = in_process_app()
     assert fresh_process_flag == []  # building the app (CLI, reloader watcher) starts nothing
 
     assert web.test_client().get("/healthz").status_code == 200
@@ -154,14 +166,14 @@ def test_in_process_scheduler_starts_once_per_process(db, database_url, fresh_pr
     wait_until(lambda: closed_months(campaign_id) >= 1, "the job closed the ended month")
 
     web.test_client().get("/healthz")
-    other = in_process_app(database_url)  # a second app in the same process
+    other = in_process_app()  # a second app in the same process
     other.test_client().get("/healthz")
     assert len(fresh_process_flag) == 1
     assert "tracker.scheduler" not in other.extensions
 
 
-def test_cli_commands_never_start_the_in_process_scheduler(db, database_url, fresh_process_flag):
-    web = in_process_app(database_url)
+def test_cli_commands_never_start_the_in_process_scheduler(db, in_process_app, fresh_process_flag):
+    web = in_process_app()
     result = web.test_cli_runner().invoke(args=["tracker", "verify"])
     assert result.exit_code == 0, result.output
     assert fresh_process_flag == []
