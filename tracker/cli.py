@@ -175,15 +175,15 @@ def seed_demo() -> None:
 
 
 @tracker_cli.command("rollover")
-@click.option("--now", "now_text", help="ISO 8601 instant to run as (default: the clock).")
+@click.option("--now", "now_text", help="ISO 8601 instant to run as (no offset: UTC).")
 def rollover(now_text: str | None) -> None:
     """Run the month-boundary job once: close ended months, open the current ones."""
-    from datetime import UTC
+    from zoneinfo import ZoneInfo
 
     from tracker.rollover import run_rollover
 
     try:
-        at = periods.parse_instant(now_text, UTC) if now_text else services.now()
+        at = periods.parse_instant(now_text, ZoneInfo("UTC")) if now_text else services.now()
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     report = run_rollover(at)
