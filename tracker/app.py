@@ -63,7 +63,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             hotcache.load_states_from(lambda: Session(db.engine))
         )
 
-    from tracker import cli, errors, observability, services
+    from tracker import cli, errors, observability, scheduler, services
     from tracker.views.admin import admin
     from tracker.views.api import api
 
@@ -93,6 +93,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
         )
+    scheduler.install(app)  # TRACKER_SCHEDULER=1: the rollover job inside this process
     return app
 
 

@@ -192,6 +192,45 @@ def create_admin(email: str, password_stdin: bool) -> None:
     click.echo(f"{'created' if created else 'reset the password of'} admin {admin.email}")
 
 
+@tracker_cli.command("rollover")
+@click.option("--now", "now_text", help="ISO 8601 instant to run as (no offset: UTC).")
+def rollover(now_text: str | None) -> None:
+    """Run the month-boundary job once: close ended months, open the current ones."""
+    from zoneinfo import ZoneInfo
+
+    from tracker.rollover import run_rollover
+
+    try:
+        at = periods.parse_instant(now_text, ZoneInfo("UTC")) if now_text else services.now()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    report = run_rollover(at)
+    for change in report.opened:
+        click.echo(f"opened {change.slug} {change.month}")
+    for change in report.closed:
+        click.echo(f"closed {change.describe()}")
+    for slug in report.busy:
+        click.echo(f"busy {slug} (another run is rolling it over)")
+    for slug, error in report.failed:
+        click.echo(f"failed {slug}: {error}", err=True)
+    click.echo(report.summary())
+    if report.failed:
+        raise SystemExit(1)
+
+
+@tracker_cli.command("scheduler")
+@click.option("--interval", default=300, show_default=True, help="Seconds between runs.")
+def scheduler(interval: int) -> None:
+    """Run the month-boundary scheduler in the foreground until SIGTERM or Ctrl-C."""
+    from flask import current_app
+
+    from tracker.scheduler import run_foreground
+
+    if interval < 1:
+        raise click.ClickException("--interval must be at least 1 second")
+    run_foreground(current_app._get_current_object(), interval_s=interval)  # type: ignore[attr-defined]
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(tracker_cli)
 
