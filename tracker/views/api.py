@@ -4,62 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Hashable
 from datetime import datetime
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from sqlalchemy import text
 
 from tracker import hotcache, services
 from tracker.extensions import db
 from tracker.models import Campaign
+from tracker.views.reads import cached_read
 
 log = logging.getLogger(__name__)
 
 api = Blueprint("api", __name__)
-
-Builder = Callable[[Campaign, datetime], hotcache.Entry]
-
-
-def widget_cache() -> hotcache.HotCache:
-    cache: hotcache.HotCache = current_app.extensions["tracker.hotcache"]
-    return cache
-
-
-def cached_read(slug: str, variant: Hashable, build: Builder, *, cors: bool = False) -> Response:
-    """Serve a widget read from the in-process cache, building it on a miss."""
-    cache = widget_cache()
-    state = cache.state(slug)
-    if state is None:
-        raise services.NotFound(f"no campaign {slug[:80]!r}")
-    at = services.now()
-    until = hotcache.bucket_end(at, state.zone)
-    key = (slug, variant, state.revision, until)
-    entry = cache.get(key)
-    if entry is None:
-        campaign = services.require_campaign(slug)
-        entry = build(campaign, at)
-        db.session.commit()  # the period may have just been created
-        cache.put(key, entry)
-    return entry_response(entry, at, until, cors=cors)
-
-
-def entry_response(
-    entry: hotcache.Entry, at: datetime, until: datetime, *, cors: bool = False
-) -> Response:
-    headers = {
-        "ETag": entry.etag,
-        "Cache-Control": hotcache.cache_control(
-            at, until, current_app.config["TRACKER_CACHE_SECONDS"]
-        ),
-        "Vary": "Accept-Encoding",
-    }
-    headers.update(entry.headers)
-    if cors:
-        headers["Access-Control-Allow-Origin"] = "*"
-    if hotcache.etag_matches(request.headers.get("If-None-Match"), entry.etag):
-        return Response(status=304, headers=headers)
-    return Response(entry.body, status=200, headers=headers, content_type=entry.content_type)
 
 
 def json_entry(document: object) -> hotcache.Entry:

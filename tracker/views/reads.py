@@ -1,0 +1,63 @@
+"""Cached widget reads shared by the api and embed blueprints.
+
+A read is "look up the campaign's revision, find the ready answer for
+(slug, variant, revision, display bucket), build it once on a miss". The
+builders are plain functions of (campaign, now) so they can be called without
+a request (see tracker/embeds.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from datetime import datetime
+
+from flask import Response, current_app, request
+
+from tracker import hotcache, services
+from tracker.extensions import db
+from tracker.models import Campaign
+
+Builder = Callable[[Campaign, datetime], hotcache.Entry]
+
+
+def widget_cache() -> hotcache.HotCache:
+    """The app's in-process cache of ready answers."""
+    cache: hotcache.HotCache = current_app.extensions["tracker.hotcache"]
+    return cache
+
+
+def cached_read(slug: str, variant: Hashable, build: Builder, *, cors: bool = False) -> Response:
+    """Serve a widget read from the in-process cache, building it on a miss."""
+    cache = widget_cache()
+    state = cache.state(slug)
+    if state is None:
+        raise services.NotFound(f"no campaign {slug[:80]!r}")
+    at = services.now()
+    until = hotcache.bucket_end(at, state.zone)
+    key = (slug, variant, state.revision, until)
+    entry = cache.get(key)
+    if entry is None:
+        campaign = services.require_campaign(slug)
+        entry = build(campaign, at)
+        db.session.commit()  # the period may have just been created
+        cache.put(key, entry)
+    return entry_response(entry, at, until, cors=cors)
+
+
+def entry_response(
+    entry: hotcache.Entry, at: datetime, until: datetime, *, cors: bool = False
+) -> Response:
+    """The answer for a ready entry: 200 with its body, or 304 when the ETag matches."""
+    headers = {
+        "ETag": entry.etag,
+        "Cache-Control": hotcache.cache_control(
+            at, until, current_app.config["TRACKER_CACHE_SECONDS"]
+        ),
+        "Vary": "Accept-Encoding",
+    }
+    headers.update(entry.headers)
+    if cors:
+        headers["Access-Control-Allow-Origin"] = "*"
+    if hotcache.etag_matches(request.headers.get("If-None-Match"), entry.etag):
+        return Response(status=304, headers=headers)
+    return Response(entry.body, status=200, headers=headers, content_type=entry.content_type)
