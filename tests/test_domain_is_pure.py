@@ -8,6 +8,7 @@ import sys
 import tracker.domain.money
 import tracker.domain.periods
 import tracker.domain.progress
+import tracker.domain.widget
 loaded = sorted(
     name for name in sys.modules
     if name.split(".")[0] in {FORBIDDEN!r}

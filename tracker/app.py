@@ -61,8 +61,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     from tracker import cli, errors
     from tracker.views.api import api
+    from tracker.views.embed import embed
+    from tracker.views.reads import PublicReadSessions
 
     app.register_blueprint(api)
+    app.register_blueprint(embed)
+    app.session_interface = PublicReadSessions()
     errors.register(app)
     cli.register(app)
     return app

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from datetime import datetime
 
-from flask import Response, current_app, request
+from flask import Flask, Response, current_app, request
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
 from tracker import hotcache, services
 from tracker.extensions import db
@@ -61,3 +62,19 @@ def entry_response(
     if hotcache.etag_matches(request.headers.get("If-None-Match"), entry.etag):
         return Response(status=304, headers=headers)
     return Response(entry.body, status=200, headers=headers, content_type=entry.content_type)
+
+
+PUBLIC_BLUEPRINTS = frozenset({"api", "embed"})
+
+
+class PublicReadSessions(SecureCookieSessionInterface):
+    """Leave the session alone on public reads: no cookie, and no `Vary: Cookie` for CDNs.
+
+    Flask-Login looks into the session after every request, which alone would add
+    `Vary: Cookie` to widget and API answers and split every shared cache by visitor.
+    """
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if request.blueprint in PUBLIC_BLUEPRINTS and not session.modified:
+            return
+        super().save_session(app, session, response)
