@@ -1,4 +1,4 @@
-/* Donation goal widget: paste <script src=".../embed/SLUG.js" async></script> where it should appear. */
+/* Donation goal widget (tracker): puts the widget in an iframe where this script tag stands. */
 (function () {
   "use strict";
   var script = document.currentScript;
