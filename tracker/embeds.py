@@ -121,6 +121,7 @@ class Model:
     on_accent: str
     marks: tuple[Mark, ...]
     fill_percent: float
+    has_fill: bool
     raised: str
     goal: str
     goal_reached: bool
@@ -157,6 +158,7 @@ def widget_model(campaign: Campaign, at: datetime, options: WidgetOptions) -> Mo
         on_accent=widget.text_colour_on(options.accent),
         marks=marks,
         fill_percent=widget.fill_percent(prog.bar_permille),
+        has_fill=prog.raised_minor > 0,
         raised=raised,
         goal=goal,
         goal_reached=prog.goal_reached,
@@ -248,7 +250,8 @@ def svg_layout(model: Model) -> dict[str, Any]:
         "left": left,
         "bar_w": width,
         "bar_y": SVG_BAR_Y,
-        "fill_w": round(width * model.fill_percent / 100, 2),
+        # Any amount shows as at least a dot (the bar's height) at the start.
+        "fill_w": max(round(width * model.fill_percent / 100, 2), 12.0 if model.has_fill else 0),
         "marks": [
             {
                 "x": round(left + width * m.percent / 100, 2),

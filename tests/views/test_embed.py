@@ -445,3 +445,16 @@ def test_demo_page_shows_three_embeds_and_their_snippets(client, southfront) -> 
     assert "&lt;script src=&#34;http://localhost/embed/southfront.js?theme=dark&#34;" in text
     assert client.get("/embed/nope/demo").status_code == 404
     assert client.get("/embed/southfront/demo?theme=pink").status_code == 400
+
+
+@time_machine.travel(NOV_24, tick=False)
+def test_any_amount_shows_at_least_a_dot_and_nothing_shows_none(client, db) -> None:
+    campaign = make_campaign("southfront")
+    empty_html = client.get("/embed/southfront").get_data(as_text=True)
+    empty_svg = client.get("/embed/southfront.svg").get_data(as_text=True)
+    assert "min-width:12px" not in empty_html
+    assert 'class="ac" x="16" y="34"' not in empty_svg  # no fill rectangle at all
+    make_donation(campaign, 1)
+    assert "min-width:12px" in client.get("/embed/southfront").get_data(as_text=True)
+    svg = client.get("/embed/southfront.svg").get_data(as_text=True)
+    assert '<rect class="ac" x="16" y="34" width="12.0" height="12" rx="6"/>' in svg
