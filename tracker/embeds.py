@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -295,6 +295,16 @@ def build_embed_js(campaign: Campaign, at: datetime, options: WidgetOptions) -> 
     return hotcache.make_entry(
         body.encode() + b"\n", "text/javascript; charset=utf-8", COMMON_HEADERS
     )
+
+
+Builder = Callable[[Campaign, datetime, WidgetOptions], hotcache.Entry]
+
+# What each embed kind is built with; the cache variant of a read is (kind, options).
+BUILDERS: dict[str, Builder] = {
+    "html": build_embed_html,
+    "svg": build_embed_svg,
+    "js": build_embed_js,
+}
 
 
 def snippets(base_url: str, campaign: Campaign, options: WidgetOptions) -> dict[str, str]:

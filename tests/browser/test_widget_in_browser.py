@@ -193,6 +193,16 @@ def test_script_tag_embeds_a_fitted_iframe_that_opens_the_donate_page(
     )
     wait_for_fitted_height(page, handle, frame)
 
+    # Height messages from anyone but the widget's own frame are ignored.
+    page.evaluate(
+        """() => new Promise(resolve => {
+            window.addEventListener("message", e => { if (e.data === "done") resolve(); });
+            window.postMessage({type: "tracker:height", height: 999}, "*");
+            window.postMessage("done", "*");
+        })"""
+    )
+    assert round(handle.bounding_box()["height"]) != 999
+
     # No globals leaked, no cookies set.
     leaked = page.evaluate(
         "() => Object.getOwnPropertyNames(window)"
@@ -318,3 +328,26 @@ def test_demo_page_shows_all_three_embeds(server, host, context, db, monkeypatch
     assert len(page.query_selector_all("textarea")) == 3
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "embed-demo.png"), full_page=True, animations="disabled")
+
+
+def test_a_hostile_name_stays_text_in_the_browser(server, host, context, db, monkeypatch) -> None:
+    frozen(monkeypatch, NOV_24)
+    name = '<img src=x onerror=alert(1)>" onmouseover="alert(2)'
+    make_campaign("evil", name=name)
+    dialogs: list[str] = []
+    context.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page = host_page(
+        context,
+        host,
+        f"<script src='{server}/embed/evil.js' async></script>"
+        f"<img id='w' src='{server}/embed/evil.svg'>",
+    )
+    handle, frame = widget_frame(page)
+    page.wait_for_function("() => document.getElementById('w').complete", timeout=10_000)
+    assert handle.get_attribute("title") == name
+    assert frame.title() == name
+    assert frame.query_selector("[role=progressbar]").get_attribute("aria-label") == name
+    assert frame.evaluate("() => document.images.length") == 0
+    assert page.evaluate("() => document.getElementById('w').naturalWidth") == 560
+    frame.hover(".bar")
+    assert dialogs == []

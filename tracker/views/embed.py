@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from flask import Blueprint, Response, current_app, request
@@ -14,14 +13,14 @@ from tracker.views.reads import cached_read
 
 embed = Blueprint("embed", __name__)
 
-EmbedBuilder = Callable[[Campaign, datetime, embeds.WidgetOptions], hotcache.Entry]
 
-
-def _serve(slug: str, kind: str, build: EmbedBuilder) -> Response:
+def _serve(slug: str, kind: str) -> Response:
     try:
         options = embeds.parse_widget_options(request.args)
     except embeds.OptionError as err:
         return embed_error(400, str(err))
+
+    build = embeds.BUILDERS[kind]
 
     def builder(campaign: Campaign, at: datetime) -> hotcache.Entry:
         return build(campaign, at, options)
@@ -31,17 +30,17 @@ def _serve(slug: str, kind: str, build: EmbedBuilder) -> Response:
 
 @embed.get("/embed/<slug>")
 def page(slug: str) -> Response:
-    return _serve(slug, "html", embeds.build_embed_html)
+    return _serve(slug, "html")
 
 
 @embed.get("/embed/<slug>.svg")
 def image(slug: str) -> Response:
-    return _serve(slug, "svg", embeds.build_embed_svg)
+    return _serve(slug, "svg")
 
 
 @embed.get("/embed/<slug>.js")
 def script(slug: str) -> Response:
-    return _serve(slug, "js", embeds.build_embed_js)
+    return _serve(slug, "js")
 
 
 @embed.get("/embed/<slug>/demo")
