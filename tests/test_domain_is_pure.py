@@ -9,6 +9,7 @@ import tracker.domain.money
 import tracker.domain.periods
 import tracker.domain.progress
 import tracker.domain.rollover
+import tracker.domain.widget
 loaded = sorted(
     name for name in sys.modules
     if name.split(".")[0] in {FORBIDDEN!r}

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
-from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -50,7 +49,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         )
     _engine_options(app)
     _logging(app)
-    app.session_interface = PublicReadsSessionInterface()
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -59,27 +57,34 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     login.init_app(app)
 
     with app.app_context():
-        app.extensions["tracker.hotcache"] = hotcache.HotCache(
-            hotcache.load_states_from(lambda: Session(db.engine))
-        )
+        # Captured here: the fast path reads revisions outside any app context.
+        engine = db.engine
+    app.extensions["tracker.hotcache"] = hotcache.HotCache(
+        hotcache.load_states_from(lambda: Session(engine))
+    )
 
     from tracker import cli, errors, observability, scheduler, services
     from tracker.views.admin import admin
     from tracker.views.api import api
+    from tracker.views.embed import embed
+    from tracker.views.reads import PublicReadSessions
+
+    app.session_interface = PublicReadSessions()
 
     app.register_blueprint(api)
     app.register_blueprint(admin)
+    app.register_blueprint(embed)
     errors.register(app)
     cli.register(app)
     observability.register(app)
     app.after_request(_common_headers)
     if app.config.get("TRACKER_FAST_READS", True):
-        from tracker.fastpath import API_ROUTES, FastReads
+        from tracker.fastpath import API_ROUTES, FastReads, embed_routes
 
         fast = FastReads(
             app.wsgi_app,
             app.extensions["tracker.hotcache"],
-            [*API_ROUTES],
+            [*API_ROUTES, *embed_routes()],
             app.config["TRACKER_CACHE_SECONDS"],
             clock=services.now,
         )
@@ -103,21 +108,6 @@ def _common_headers(response: Response) -> Response:
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", hotcache.HSTS)
     return response
-
-
-class PublicReadsSessionInterface(SecureCookieSessionInterface):
-    """No session cookie work on public, cacheable reads.
-
-    Flask-Login peeks at the session after every request, which would add
-    `Vary: Cookie` and make a CDN keep one copy per visitor.
-    """
-
-    public_blueprints = frozenset({"api", "embed"})
-
-    def save_session(self, app: Flask, session: Any, response: Response) -> None:
-        if request.blueprint in self.public_blueprints and not session.modified:
-            return
-        super().save_session(app, session, response)
 
 
 def _engine_options(app: Flask) -> None:

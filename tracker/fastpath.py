@@ -14,6 +14,7 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from tracker import hotcache
 from tracker.services import SLUG_RE
@@ -101,7 +102,6 @@ class FastReads:
             headers = hotcache.response_headers(
                 entry, at, found.until, self.max_age, cors=route.cors
             )
-            headers.extend(hotcache.COMMON_HEADERS)
             if environ.get("wsgi.url_scheme") == "https":
                 headers.append(("Strict-Transport-Security", hotcache.HSTS))
             if hotcache.etag_matches(environ.get("HTTP_IF_NONE_MATCH"), entry.etag):
@@ -125,7 +125,35 @@ def api_variant(name: str) -> VariantOf:
     return variant_of
 
 
+def embed_variant(kind: str) -> VariantOf:
+    """The embed views' variant, (kind, WidgetOptions), from the raw query string."""
+    from werkzeug.datastructures import MultiDict
+
+    from tracker.embeds import parse_widget_options
+
+    known: dict[str, Hashable] = {}
+
+    def variant_of(query: str) -> Hashable:
+        variant = known.get(query)
+        if variant is None:
+            args = MultiDict(parse_qsl(query, keep_blank_values=True, errors="replace"))
+            variant = (kind, parse_widget_options(args))  # OptionError: Flask answers 400
+            if len(known) < 256:  # common query strings only; no unbounded growth
+                known[query] = variant
+        return variant
+
+    return variant_of
+
+
 API_ROUTES = [
     Route("/api/v1/campaigns/", "/progress", api_variant("progress"), cors=True),
     Route("/api/v1/campaigns/", "/periods", api_variant("periods"), cors=True),
 ]
+
+
+def embed_routes() -> list[Route]:
+    return [
+        Route("/embed/", "", embed_variant("html")),
+        Route("/embed/", ".svg", embed_variant("svg")),
+        Route("/embed/", ".js", embed_variant("js")),
+    ]

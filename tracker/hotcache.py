@@ -105,13 +105,15 @@ HSTS = "max-age=31536000; includeSubDomains"
 def response_headers(
     entry: Entry, at: datetime, until: datetime, max_age: int, *, cors: bool
 ) -> list[tuple[str, str]]:
-    """The headers of a cached read: caching, the entry's own, CORS where asked."""
+    """The headers of a cached read: caching, the entry's own, the common ones, CORS."""
     headers = [
         ("ETag", entry.etag),
         ("Cache-Control", cache_control(at, until, max_age)),
         ("Vary", "Accept-Encoding"),
         *entry.headers,
     ]
+    own = {name for name, _ in entry.headers}
+    headers.extend(item for item in COMMON_HEADERS if item[0] not in own)
     if cors:
         headers.append(("Access-Control-Allow-Origin", "*"))
     return headers
@@ -147,7 +149,10 @@ class HotCache:
                     raise
                 # The database is away: keep serving the last good answers and
                 # try again in a second rather than on every request.
-                log.warning("campaign revisions could not be read; serving cached answers")
+                log.warning(
+                    "campaign revisions could not be read; serving cached answers",
+                    exc_info=True,
+                )
                 self._read_at = time.monotonic()
                 return
             self._states = states

@@ -15,6 +15,11 @@ NOV_23 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 READS = [
     "/api/v1/campaigns/southfront/progress",
     "/api/v1/campaigns/southfront/periods",
+    "/embed/southfront",
+    "/embed/southfront?theme=dark&accent=ff0066&lang=de",
+    "/embed/southfront.svg",
+    "/embed/southfront.svg?lang=de_DE",
+    "/embed/southfront.js",
 ]
 
 
@@ -64,6 +69,39 @@ def test_misses_and_errors_fall_through_to_flask(app, client) -> None:
     make_campaign("southfront")
     assert client.get("/api/v1/campaigns/southfront/progress").status_code == 200
     assert client.post("/api/v1/campaigns/southfront/progress").status_code == 405
+    assert client.get("/embed/southfront?theme=pink").status_code == 400
+    assert client.get("/embed/southfront?theme=dark&theme=light").status_code == 400
+    assert client.get("/embed/southfront/demo").status_code == 200
     assert layer.served == served  # nothing so far was a cache hit
     assert client.get("/api/v1/campaigns/southfront/progress").status_code == 200
     assert layer.served == served + 1
+
+
+def test_fast_path_sees_other_processes_writes_outside_any_app_context(
+    database_url, monkeypatch
+) -> None:
+    """The revision poll runs before Flask, so it must need no app context."""
+    from sqlalchemy import create_engine, text
+
+    from tracker import hotcache
+    from tracker.app import create_app
+    from tracker.extensions import db as sa_db
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": database_url})
+    with app.app_context():
+        make_donation(make_campaign("elsewhere"), 1000)
+    client = app.test_client()  # no app context is pushed around these requests
+    path = "/api/v1/campaigns/elsewhere/progress"
+    assert client.get(path).get_json()["raised"]["amount_minor"] == 1000
+    assert client.get(path).status_code == 200  # a fast-path hit
+
+    # Another process records a donation: only the database knows.
+    other = create_engine(database_url)
+    with other.begin() as conn:
+        conn.execute(text("UPDATE periods SET raised_minor = raised_minor + 5"))
+        conn.execute(text("UPDATE campaigns SET revision = revision + 1"))
+    other.dispose()
+    monkeypatch.setattr(hotcache, "POLL_SECONDS", 0.0)  # as if a second had passed
+    assert client.get(path).get_json()["raised"]["amount_minor"] == 1005
+    with app.app_context():
+        sa_db.engine.dispose()

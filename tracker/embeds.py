@@ -1,0 +1,330 @@
+"""The embeddable widget: options, and the HTML page, SVG image and script built from them.
+
+Everything here is a plain function of (campaign, now, options): no request is needed,
+so the same builders serve Flask views and any faster front in front of them. A body is
+built once per campaign state (see tracker/hotcache.py); a request is a lookup.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import escape
+
+from tracker import hotcache, services
+from tracker.domain import money, widget
+from tracker.domain.progress import days_left_line
+from tracker.models import Campaign
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "embed"
+OPTIONS = ("theme", "accent", "lang")
+# The iframe's height before the frame reports its own (the light English widget's height).
+FRAME_HEIGHT_PX = 132
+# The plain iframe snippet cannot resize itself: room for a footer wrapped in a narrow column.
+SNIPPET_FRAME_HEIGHT_PX = 156
+MAX_OPTION_LEN = 100
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(("html", "svg")),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    auto_reload=False,
+)
+
+COLOURS = {
+    "light": dict(bg="ffffff", fg="1f2328", muted="59636e", track="e6e9ed", tick="8c959f"),
+    "dark": dict(bg="15181d", fg="e6edf3", muted="9ba3ad", track="2d333b", tick="768390"),
+}
+
+
+class OptionError(ValueError):
+    """A widget option in the query string was refused; the message says why."""
+
+
+@dataclass(frozen=True)
+class WidgetOptions:
+    """Validated widget options; hashable, so they can be part of a cache key."""
+
+    theme: str = widget.DEFAULT_THEME
+    accent: str = widget.DEFAULT_ACCENT
+    lang: str | None = None
+
+    def query(self) -> str:
+        """The options as a canonical query string ("?theme=dark&lang=de"), or ""."""
+        pairs = [
+            (name, value)
+            for name, value, default in (
+                ("theme", self.theme, widget.DEFAULT_THEME),
+                ("accent", self.accent, widget.DEFAULT_ACCENT),
+                ("lang", self.lang, None),
+            )
+            if value != default and value is not None
+        ]
+        return "?" + urlencode(pairs) if pairs else ""
+
+
+def parse_widget_options(args: Mapping[str, str]) -> WidgetOptions:
+    """Validate query-string options (theme, accent, lang); raise OptionError on anything else."""
+    for name in args:
+        if name not in OPTIONS:
+            raise OptionError(
+                f"unknown option '{name[:40]}': the widget takes theme, accent and lang"
+            )
+        getlist = getattr(args, "getlist", None)
+        if getlist is not None and len(getlist(name)) > 1:
+            raise OptionError(f"option '{name}' is given more than once")
+    values = {name: args[name] for name in OPTIONS if name in args}
+    for name, value in values.items():
+        if not value:
+            raise OptionError(f"option '{name}' is empty")
+        if len(value) > MAX_OPTION_LEN:
+            raise OptionError(f"option '{name}' is too long")
+    try:
+        theme = widget.parse_theme(values.get("theme", widget.DEFAULT_THEME))
+        accent = widget.parse_accent(values.get("accent", widget.DEFAULT_ACCENT))
+        lang = money.parse_locale(values["lang"]) if "lang" in values else None
+    except ValueError as err:
+        raise OptionError(str(err)) from err
+    return WidgetOptions(theme=theme, accent=accent, lang=lang)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A milestone as drawn: position on the bar and its label."""
+
+    index: int
+    percent: float
+    label: str
+    labelled: bool
+
+
+@dataclass(frozen=True)
+class Model:
+    """Everything a widget template shows, already formatted."""
+
+    slug: str
+    name: str
+    locale: str
+    html_lang: str
+    theme: str
+    accent: str
+    on_accent: str
+    marks: tuple[Mark, ...]
+    fill_percent: float
+    has_fill: bool
+    raised: str
+    goal: str
+    goal_reached: bool
+    marker: str
+    days_line: str
+    button: str
+    value_now: str
+    value_max: str
+    value_text: str
+    donate_href: str
+
+
+def widget_model(campaign: Campaign, at: datetime, options: WidgetOptions) -> Model:
+    """Read the campaign's current period (one row, no aggregate) and format what it shows."""
+    snap = services.snapshot(campaign, at)
+    prog = snap.progress
+    zone = services.campaign_zone(campaign)
+    locale = options.lang or campaign.locale
+    currency = campaign.currency
+    raised = money.format_money(prog.raised_minor, currency, locale)
+    goal = money.format_money(prog.goal_minor, currency, locale)
+    words = widget.texts(locale)
+    marks = tuple(
+        Mark(t.index, t.percent, money.format_money(t.amount_minor, currency, locale), t.labelled)
+        for t in widget.ticks([m.amount_minor for m in prog.milestones])
+    )
+    return Model(
+        slug=campaign.slug,
+        name=widget.clean_text(campaign.name),
+        locale=locale,
+        html_lang=locale.replace("_", "-"),
+        theme=options.theme,
+        accent=options.accent,
+        on_accent=widget.text_colour_on(options.accent),
+        marks=marks,
+        fill_percent=widget.fill_percent(prog.bar_permille),
+        has_fill=prog.raised_minor > 0,
+        raised=raised,
+        goal=goal,
+        goal_reached=prog.goal_reached,
+        marker=f"{raised} · {words['goal_reached']}" if prog.goal_reached else raised,
+        days_line=days_left_line(at, zone, locale),
+        button=words["support"],
+        value_now=money.format_major(min(prog.raised_minor, prog.goal_minor), currency),
+        value_max=money.format_major(prog.goal_minor, currency),
+        value_text=widget.value_text(raised, goal, prog.goal_reached, at, zone, locale),
+        donate_href=f"../donate/{campaign.slug}",
+    )
+
+
+def _csp_hash(text: str) -> str:
+    digest = hashlib.sha256(text.encode()).digest()
+    return "'sha256-" + base64.b64encode(digest).decode() + "'"
+
+
+@lru_cache(maxsize=1)
+def _resize_script() -> tuple[str, str]:
+    script = (TEMPLATES / "resize.js").read_text().strip()
+    return script, _csp_hash(script)
+
+
+def frame_ancestors(campaign: Campaign) -> str:
+    """Who may frame the widget: the campaign's allowed origins (and us), or anyone."""
+    origins = list(campaign.allowed_origins or [])
+    return " ".join(["'self'", *origins]) if origins else "*"
+
+
+def _palette(theme: str) -> dict[str, dict[str, str]]:
+    if theme == "auto":
+        return {"base": COLOURS["light"], "dark": COLOURS["dark"]}
+    return {"base": COLOURS[theme]}
+
+
+def _render(name: str, **context: Any) -> str:
+    return _env.get_template(name).render(**context)
+
+
+COMMON_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Cross-Origin-Resource-Policy", "cross-origin"),
+)
+
+
+def build_embed_html(campaign: Campaign, at: datetime, options: WidgetOptions) -> hotcache.Entry:
+    """The widget as a self-contained HTML page for an iframe, with its CSP."""
+    model = widget_model(campaign, at, options)
+    style = _render("widget.css", m=model, palette=_palette(model.theme)).strip()
+    script, script_hash = _resize_script()
+    body = _render("widget.html", m=model, style=style, script=script)
+    csp = (
+        f"default-src 'none'; style-src {_csp_hash(style)}; script-src {script_hash}; "
+        f"base-uri 'none'; form-action 'none'; frame-ancestors {frame_ancestors(campaign)}"
+    )
+    return hotcache.make_entry(
+        body.encode(),
+        "text/html; charset=utf-8",
+        (("Content-Security-Policy", csp), *COMMON_HEADERS),
+    )
+
+
+# The SVG's geometry, in its own pixels.
+SVG_WIDTH = 560
+SVG_HEIGHT = 124
+SVG_PAD = 16
+SVG_BAR_Y = 34
+
+
+def _text_width(text: str, size: float, factor: float) -> float:
+    """A rough rendered width of text in the system sans-serif (no font metrics at hand)."""
+    return len(text) * size * factor
+
+
+def svg_layout(model: Model) -> dict[str, Any]:
+    """Positions of the SVG's parts."""
+    left, width = SVG_PAD, SVG_WIDTH - 2 * SVG_PAD
+
+    def anchor(percent: float) -> str:
+        return "start" if percent < 8 else "end" if percent > 92 else "middle"
+
+    button_w = round(_text_width(model.button, 13, 0.6) + 36)
+    room = width - button_w - 16
+    days_w = _text_width(model.days_line, 11, 0.74)
+    return {
+        "width": SVG_WIDTH,
+        "height": SVG_HEIGHT,
+        "left": left,
+        "bar_w": width,
+        "bar_y": SVG_BAR_Y,
+        # Any amount shows as at least a dot (the bar's height) at the start.
+        "fill_w": max(round(width * model.fill_percent / 100, 2), 12.0 if model.has_fill else 0),
+        "marks": [
+            {
+                "x": round(left + width * m.percent / 100, 2),
+                "anchor": anchor(m.percent),
+                "mark": m,
+            }
+            for m in model.marks
+        ],
+        "marker_x": round(left + width * model.fill_percent / 100, 2),
+        "marker_anchor": anchor(model.fill_percent),
+        "button_x": left + width - button_w,
+        "button_w": button_w,
+        "days_fit": round(room) if days_w > room else None,
+    }
+
+
+def build_embed_svg(campaign: Campaign, at: datetime, options: WidgetOptions) -> hotcache.Entry:
+    """The widget as a standalone SVG image (every text escaped)."""
+    model = widget_model(campaign, at, options)
+    body = _render(
+        "widget.svg", m=model, g=svg_layout(model), palette=_palette(model.theme)
+    ).strip()
+    return hotcache.make_entry(
+        body.encode(),
+        "image/svg+xml; charset=utf-8",
+        (
+            ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
+            *COMMON_HEADERS,
+        ),
+    )
+
+
+def build_embed_js(campaign: Campaign, at: datetime, options: WidgetOptions) -> hotcache.Entry:
+    """The script tag's body: it puts the widget's iframe where it stands and sizes it."""
+    body = _render(
+        "widget.js",
+        frame_path=campaign.slug + options.query(),
+        title=widget.clean_text(campaign.name),
+        height=FRAME_HEIGHT_PX,
+    ).strip()
+    return hotcache.make_entry(
+        body.encode() + b"\n", "text/javascript; charset=utf-8", COMMON_HEADERS
+    )
+
+
+Builder = Callable[[Campaign, datetime, WidgetOptions], hotcache.Entry]
+
+# What each embed kind is built with; the cache variant of a read is (kind, options).
+BUILDERS: dict[str, Builder] = {
+    "html": build_embed_html,
+    "svg": build_embed_svg,
+    "js": build_embed_js,
+}
+
+
+def snippets(base_url: str, campaign: Campaign, options: WidgetOptions) -> dict[str, str]:
+    """The copy-paste HTML for the script tag, the iframe and the image (already escaped)."""
+    base = base_url.rstrip("/")
+    query = options.query()
+    slug = campaign.slug
+    name = escape(widget.clean_text(campaign.name))
+    script_src = escape(f"{base}/embed/{slug}.js{query}")
+    frame_src = escape(f"{base}/embed/{slug}{query}")
+    image_src = escape(f"{base}/embed/{slug}.svg{query}")
+    donate = escape(f"{base}/donate/{slug}")
+    return {
+        "script": f'<script src="{script_src}" async></script>',
+        "iframe": (
+            f'<iframe src="{frame_src}" title="{name}" loading="lazy" '
+            f'style="border:0;width:100%;height:{SNIPPET_FRAME_HEIGHT_PX}px"></iframe>'
+        ),
+        "image": (
+            f'<a href="{donate}"><img src="{image_src}" alt="{name}" '
+            f'width="{SVG_WIDTH}" height="{SVG_HEIGHT}" style="max-width:100%;height:auto"></a>'
+        ),
+    }

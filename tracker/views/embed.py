@@ -1,0 +1,98 @@
+"""The embeddable widget: /embed/<slug> (iframe page), .js (script tag), .svg, and a demo page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, Response, current_app, request
+
+from tracker import embeds, errors, hotcache, services
+from tracker.domain import widget
+from tracker.models import Campaign
+from tracker.views.reads import cached_read
+
+embed = Blueprint("embed", __name__)
+
+
+def _serve(slug: str, kind: str) -> Response:
+    try:
+        options = embeds.parse_widget_options(request.args)
+    except embeds.OptionError as err:
+        return embed_error(400, str(err))
+
+    build = embeds.BUILDERS[kind]
+
+    def builder(campaign: Campaign, at: datetime) -> hotcache.Entry:
+        return build(campaign, at, options)
+
+    return cached_read(slug, (kind, options), builder)
+
+
+@embed.get("/embed/<slug>")
+def page(slug: str) -> Response:
+    return _serve(slug, "html")
+
+
+@embed.get("/embed/<slug>.svg")
+def image(slug: str) -> Response:
+    return _serve(slug, "svg")
+
+
+@embed.get("/embed/<slug>.js")
+def script(slug: str) -> Response:
+    return _serve(slug, "js")
+
+
+@embed.get("/embed/<slug>/demo")
+def demo(slug: str) -> Response:
+    """A host page with all three embed kinds side by side, and their snippets."""
+    try:
+        options = embeds.parse_widget_options(request.args)
+    except embeds.OptionError as err:
+        return embed_error(400, str(err))
+    campaign = services.require_campaign(slug)
+    # Straight from the Jinja environment: the demo needs no login context processors.
+    body = current_app.jinja_env.get_template("embed/demo.html").render(
+        campaign=campaign,
+        options=options,
+        themes=widget.THEMES,
+        snippets=embeds.snippets(request.host_url, campaign, options),
+    )
+    return Response(
+        body,
+        content_type="text/html; charset=utf-8",
+        headers={
+            "Content-Security-Policy": (
+                "default-src 'none'; script-src 'self'; frame-src 'self'; img-src 'self'; "
+                "style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
+                "frame-ancestors 'self'"
+            ),
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def embed_error(status: int, message: str) -> Response:
+    """An error for an embed read: a small HTML page, or plain text for the .js and .svg."""
+    title = errors.TITLES.get(status, "Error")
+    if request.path.endswith((".js", ".svg")):
+        body = f"{status} {title}: {message}\n"
+        content_type = "text/plain; charset=utf-8"
+    else:
+        # Straight from the Jinja environment (as errors.error_response renders it, minus
+        # the context processors, which would open the session on a public read).
+        template = current_app.jinja_env.get_template("error.html")
+        body = template.render(status=status, title=title, message=message)
+        content_type = "text/html; charset=utf-8"
+    return Response(
+        body,
+        status=status,
+        content_type=content_type,
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@embed.errorhandler(services.NotFound)
+def not_found(exc: services.NotFound) -> Response:
+    return embed_error(404, str(exc))
