@@ -61,8 +61,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     from tracker import cli, errors
     from tracker.views.api import api
+    from tracker.views.donate import donate
+    from tracker.views.webhooks import webhooks
 
     app.register_blueprint(api)
+    app.register_blueprint(donate)
+    app.register_blueprint(webhooks)
     errors.register(app)
     cli.register(app)
     return app

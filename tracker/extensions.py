@@ -31,3 +31,14 @@ login = LoginManager()
 # Limits are declared where they apply (login, donate); storage from
 # RATELIMIT_STORAGE_URI (memory:// by default, redis://... when several processes serve).
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+@login.user_loader
+def _load_admin(user_id: str) -> object | None:
+    # Any HTML page (error pages, the donate page) runs Flask-Login's context processor,
+    # which needs a loader; the admin dashboard may replace this one with its own.
+    from tracker.models import Admin
+
+    if not user_id.isdigit():
+        return None
+    return db.session.get(Admin, int(user_id))
