@@ -207,7 +207,7 @@ def create_checkout_session(req: CheckoutRequest) -> str:
             exc.request_id,
         )
         raise PaymentError("Stripe did not create the checkout session") from exc
-    url = session.get("url")
+    url = getattr(session, "url", None)
     if not url:
         log.warning("checkout session without url campaign=%s", req.campaign_slug)
         raise PaymentError("Stripe returned a checkout session without a URL")
