@@ -93,6 +93,12 @@ def receive(event: dict[str, Any], payload: str) -> Receipt:
     redelivery or `tracker reprocess`.
     """
     check_event(event)
+    seen = db.session.execute(
+        select(StripeEvent.applied_at, StripeEvent.outcome).where(StripeEvent.id == event["id"])
+    ).first()
+    if seen is not None and seen.applied_at is not None:  # the usual repeat: no lock needed
+        log.info("stripe event repeated event=%s", event["id"])
+        return Receipt(event["id"], True, True, seen.outcome or "")
     serialize()
     stored = _locked_event(event["id"])
     if stored is None:

@@ -266,6 +266,16 @@ def test_reprocess_applies_what_is_stored_but_not_applied(client, runner, campai
     assert totals() == {("southfront", 2026, 11): (3500, 2)}
 
 
+def test_reprocess_reports_what_still_fails(client, runner, campaign, monkeypatch) -> None:
+    monkeypatch.setattr(ledger, "apply_event", lambda event: 1 / 0)
+    se.deliver(client, paid_checkout(1))
+    result = runner.invoke(args=["tracker", "reprocess"])
+    assert result.exit_code == 1
+    assert "evt_cs_1: not applied" in result.output
+    assert "applied 0 of 1 stored events" in result.output
+    assert sa_db.session.get(StripeEvent, "evt_cs_1").applied_at is None
+
+
 # --- what counts ---------------------------------------------------------------
 
 
