@@ -171,6 +171,29 @@ def invoice(
     return obj
 
 
+def invoice_payment(
+    *,
+    invoice_id: str,
+    payment_intent: str,
+    amount: int,
+    created: datetime | int,
+    currency: str = "usd",
+) -> dict[str, Any]:
+    """The link newer API versions send (invoice_payment.paid): this PaymentIntent paid it."""
+    obj = example("invoice_payment")
+    obj.update(
+        id="inpay_" + invoice_id[3:],
+        invoice=invoice_id,
+        amount_paid=amount,
+        amount_requested=amount,
+        currency=currency,
+        created=unix(created),
+        status="paid",
+        payment={"type": "payment_intent", "payment_intent": payment_intent},
+    )
+    return obj
+
+
 def charge(
     *,
     charge_id: str,

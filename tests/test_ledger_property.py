@@ -29,6 +29,7 @@ def payment_plans(draw, n: int) -> dict:
     return {
         "n": n,
         "kind": kind,
+        "new_api": draw(st.booleans()),
         "amount": amount,
         "created": created,
         "pi_created": created + pi_delay,
@@ -43,10 +44,20 @@ def events_for(plan: dict) -> list[dict]:
     pi = f"pi_p{n}"
     out: list[dict] = []
     if plan["kind"] == "monthly":
+        # Older API versions name the PaymentIntent on the invoice; newer ones only in a
+        # separate invoice_payment.paid event.
         inv = se.invoice(
-            invoice_id=f"in_p{n}", amount_paid=amount, created=plan["created"], payment_intent=pi
+            invoice_id=f"in_p{n}",
+            amount_paid=amount,
+            created=plan["created"],
+            payment_intent=None if plan["new_api"] else pi,
         )
         out.append(se.event("invoice.paid", inv, event_id=f"evt_inv_{n}"))
+        if plan["new_api"]:
+            link = se.invoice_payment(
+                invoice_id=f"in_p{n}", payment_intent=pi, amount=amount, created=plan["created"]
+            )
+            out.append(se.event("invoice_payment.paid", link, event_id=f"evt_link_{n}"))
     else:
         campaign = None if plan["kind"] == "unassigned" else "southfront"
         currency = "eur" if plan["kind"] == "foreign" else "usd"

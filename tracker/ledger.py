@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -208,6 +208,8 @@ def apply_event(event: dict[str, Any]) -> str:
         return apply_refund(obj)
     if kind == "charge.dispute.closed":
         return apply_dispute(obj, _instant(event["created"]))
+    if kind == "invoice_payment.paid":
+        return apply_invoice_payment(obj)
     return "ignored_type"
 
 
@@ -298,6 +300,8 @@ def invoice_payment_intent(invoice: dict[str, Any]) -> str | None:
 
 def count(payment: Payment, event_id: str) -> str:
     """Count a payment once for its campaign, or keep it for review."""
+    if payment.frequency == "monthly" and not payment.payment_intent_id:
+        payment = replace(payment, payment_intent_id=_linked_intent(payment.external_key))
     campaign = _campaign(payment.campaign_slug)
     if campaign is None:
         return keep_for_review(payment, "unassigned", event_id)
@@ -412,12 +416,15 @@ def apply_refund(charge: dict[str, Any]) -> str:
         return "ignored_no_currency"
     adjustment = adjustment_for(intent)
     adjustment.charge_id = (_id(charge) or adjustment.charge_id or "")[:255] or None
+    invoice_id = _id(charge.get("invoice"))  # API versions before 2025-03-31
+    if invoice_id:
+        adjustment.invoice_id = invoice_id[:255]
     adjustment.refunded_minor = max(
         adjustment.refunded_minor, payments.from_stripe_amount(refunded, currency)
     )
     adjustment.updated_at = services.now()
     db.session.flush()
-    donation = donation_for_intent(intent, invoice_id=_id(charge.get("invoice")))
+    donation = donation_for_intent(intent)
     if donation is None:
         return "refund_pending"
     _apply_adjustment(donation)
@@ -463,6 +470,42 @@ def apply_dispute(dispute: dict[str, Any], event_at: datetime) -> str:
         return "dispute_pending"
     _apply_adjustment(donation)
     return f"dispute_{status}"[:64]
+
+
+def apply_invoice_payment(obj: dict[str, Any]) -> str:
+    """invoice_payment.paid: which PaymentIntent paid which invoice (counts nothing itself).
+
+    Newer API versions name this link nowhere else; refunds and disputes arrive by
+    PaymentIntent while monthly donations are keyed by invoice.
+    """
+    if obj.get("status", "paid") != "paid":
+        return "ignored_unpaid"
+    payment = obj.get("payment")
+    intent = _id(payment.get("payment_intent")) if isinstance(payment, dict) else None
+    invoice_id = _id(obj.get("invoice"))
+    if not intent or not invoice_id:
+        return "ignored_no_payment_intent"
+    adjustment = adjustment_for(intent)
+    adjustment.invoice_id = invoice_id[:255]
+    adjustment.updated_at = services.now()
+    db.session.flush()
+    donation = donation_for_intent(intent)
+    if donation is None:
+        return "invoice_link_pending"
+    return "invoice_linked"
+
+
+def _linked_intent(invoice_id: str) -> str | None:
+    result: str | None = (
+        db.session.execute(
+            select(PaymentAdjustment.payment_intent_id)
+            .where(PaymentAdjustment.invoice_id == invoice_id)
+            .order_by(PaymentAdjustment.id)
+        )
+        .scalars()
+        .first()
+    )
+    return result
 
 
 def _dispute_order(at: datetime, status: str | None) -> tuple[datetime, int]:
@@ -522,8 +565,11 @@ def donation_by_key(external_key: str) -> Donation | None:
     return result
 
 
-def donation_for_intent(payment_intent_id: str, invoice_id: str | None = None) -> Donation | None:
-    """The Stripe donation paid by this PaymentIntent (linking an invoice's when named)."""
+def donation_for_intent(payment_intent_id: str) -> Donation | None:
+    """The Stripe donation this PaymentIntent paid; links an invoice's donation when known.
+
+    A newly linked donation gets the refund and dispute figures already kept for it.
+    """
     found: Donation | None = (
         db.session.execute(
             select(Donation)
@@ -538,11 +584,15 @@ def donation_for_intent(payment_intent_id: str, invoice_id: str | None = None) -
         .scalars()
         .first()
     )
-    if found is not None or not invoice_id:
+    if found is not None:
         return found
-    found = donation_by_key(invoice_id)
+    adjustment = _adjustment(payment_intent_id)
+    if adjustment is None or not adjustment.invoice_id:
+        return None
+    found = donation_by_key(adjustment.invoice_id)
     if found is not None and not found.payment_intent_id:
         found.payment_intent_id = payment_intent_id
+        _apply_adjustment(found)
     return found
 
 

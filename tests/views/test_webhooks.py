@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime
 
@@ -577,3 +578,25 @@ def test_replaying_every_stored_event_on_an_empty_ledger(client, runner, campaig
     assert totals() == before
     assert count(ReviewPayment) == reviews
     assert runner.invoke(args=["tracker", "verify"]).exit_code == 0
+
+
+NEW_API_MONTHLY = ["invoice", "link", "refund", "dispute"]
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(NEW_API_MONTHLY)))
+def test_monthly_refund_linked_by_invoice_payment_in_any_order(client, campaign, order) -> None:
+    """Newer API: invoice.paid names no PaymentIntent; invoice_payment.paid links them."""
+    inv = se.invoice(invoice_id="in_n", amount_paid=3000, created=NOV_10)
+    link = se.invoice_payment(invoice_id="in_n", payment_intent="pi_n", amount=3000, created=NOV_10)
+    events = {
+        "invoice": se.event("invoice.paid", inv, event_id="evt_inv_n"),
+        "link": se.event("invoice_payment.paid", link, event_id="evt_link_n"),
+        "refund": refunded("n", 3000, 1000, NOV_10, payment_intent="pi_n"),
+        "dispute": dispute_closed("n", 500, "lost", datetime(2026, 11, 20, tzinfo=UTC)),
+    }
+    for name in order:
+        assert se.deliver(client, events[name]).status_code == 200
+    assert totals() == {("southfront", 2026, 11): (1500, 1)}
+    donation = sa_db.session.execute(select(Donation)).scalar_one()
+    assert (donation.external_key, donation.payment_intent_id) == ("in_n", "pi_n")
+    assert (donation.refunded_minor, donation.disputed_minor) == (1000, 500)
