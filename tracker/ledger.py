@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from tracker import payments, services
@@ -488,6 +488,12 @@ def apply_invoice_payment(obj: dict[str, Any]) -> str:
     adjustment = adjustment_for(intent)
     adjustment.invoice_id = invoice_id[:255]
     adjustment.updated_at = services.now()
+    # A monthly payment kept for review: the admin who assigns it needs the link too.
+    db.session.execute(
+        update(ReviewPayment)
+        .where(ReviewPayment.external_key == invoice_id, ReviewPayment.payment_intent_id.is_(None))
+        .values(payment_intent_id=intent[:255])
+    )
     db.session.flush()
     donation = donation_for_intent(intent)
     if donation is None:

@@ -418,6 +418,12 @@ def test_invoice_without_campaign_is_kept_unassigned(client, campaign) -> None:
     se.deliver(client, se.event("invoice.paid", inv, event_id="evt_ix"))
     row = sa_db.session.execute(select(ReviewPayment)).scalar_one()
     assert (row.reason, row.frequency, row.amount_minor) == ("unassigned", "monthly", 700)
+    assert row.payment_intent_id is None
+    # The newer API's link arrives afterwards: the kept payment learns its PaymentIntent.
+    link = se.invoice_payment(invoice_id="in_x", payment_intent="pi_x", amount=700, created=NOV_10)
+    se.deliver(client, se.event("invoice_payment.paid", link, event_id="evt_lx"))
+    sa_db.session.expire_all()
+    assert sa_db.session.execute(select(ReviewPayment)).scalar_one().payment_intent_id == "pi_x"
 
 
 @pytest.mark.parametrize("currency", ["eur", "jpy"])
