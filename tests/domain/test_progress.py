@@ -179,9 +179,7 @@ def test_days_left_line(now: datetime, tz: ZoneInfo, lang: str, line: str) -> No
 
 
 def test_days_left_line_defaults_to_english() -> None:
-    assert (
-        days_left_line(utc(2026, 11, 23, 12), UTC_ZONE) == "7 DAYS LEFT UNTIL THE END OF NOVEMBER"
-    )
+    assert days_left_line(utc(2026, 11, 23, 12), UTC_ZONE) == "7 DAYS LEFT UNTIL THE END OF NOVEMBER"
 
 
 def test_days_left_line_follows_the_campaign_timezone() -> None:
