@@ -66,14 +66,18 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from tracker import cli, errors, observability, scheduler, services
     from tracker.views.admin import admin
     from tracker.views.api import api
+    from tracker.views.donate import donate
     from tracker.views.embed import embed
     from tracker.views.reads import PublicReadSessions
+    from tracker.views.webhooks import webhooks
 
     app.session_interface = PublicReadSessions()
 
     app.register_blueprint(api)
     app.register_blueprint(admin)
     app.register_blueprint(embed)
+    app.register_blueprint(donate)
+    app.register_blueprint(webhooks)
     errors.register(app)
     cli.register(app)
     observability.register(app)

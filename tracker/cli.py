@@ -231,6 +231,24 @@ def scheduler(interval: int) -> None:
     run_foreground(current_app._get_current_object(), interval_s=interval)  # type: ignore[attr-defined]
 
 
+@tracker_cli.command("reprocess")
+def reprocess() -> None:
+    """Apply stored Stripe events that are not applied yet (oldest first)."""
+    from tracker import ledger
+
+    pending = ledger.pending_event_ids()
+    failed = 0
+    for event_id in pending:
+        receipt = ledger.apply_pending(event_id)
+        db.session.commit()
+        if not receipt.applied:
+            failed += 1
+            click.echo(f"{event_id}: not applied (see the log)", err=True)
+    click.echo(f"applied {len(pending) - failed} of {len(pending)} stored events")
+    if failed:
+        raise SystemExit(1)
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(tracker_cli)
 

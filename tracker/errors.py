@@ -32,7 +32,7 @@ TITLES = {
 def wants_json() -> bool:
     if request.blueprint in JSON_BLUEPRINTS:
         return True
-    return request.path.startswith("/api/") or request.path == "/healthz"
+    return request.path.startswith(("/api/", "/webhooks/")) or request.path == "/healthz"
 
 
 def error_response(status: int, message: str, code: str | None = None) -> Response:

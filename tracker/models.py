@@ -197,6 +197,9 @@ class PaymentAdjustment(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(primary_key=True)
     payment_intent_id: Mapped[str] = mapped_column(String(255), unique=True)
     charge_id: Mapped[str | None] = mapped_column(String(255))
+    # The invoice this PaymentIntent paid (monthly donations are keyed by invoice id; newer
+    # API versions name the link only in invoice_payment.paid events).
+    invoice_id: Mapped[str | None] = mapped_column(String(255), index=True)
     refunded_minor: Mapped[MinorUnits] = mapped_column(default=0)
     disputed_minor: Mapped[MinorUnits] = mapped_column(default=0)
     dispute_status: Mapped[str | None] = mapped_column(String(32))

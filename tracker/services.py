@@ -442,3 +442,17 @@ def verify() -> list[str]:
         if month != month_of(donation.period):
             problems.append(f"donation {donation.id} is filed in the wrong month")
     return problems
+
+
+def move_donation(donation: Donation, received_at: datetime) -> None:
+    """File a donation under another instant; both periods' totals follow."""
+    target = period_for(donation.campaign, received_at)
+    donation.received_at = received_at
+    if target.id != donation.period_id:
+        amount = net(donation)
+        _add_to_period(donation.period, -amount, -1)
+        _add_to_period(target, amount, 1)
+        donation.period_id = target.id
+        donation.period = target
+        touch(donation.campaign)
+    db.session.flush()

@@ -1,0 +1,316 @@
+"""Stripe webhook events built from Stripe's own example objects, signed like Stripe signs.
+
+Also `StripeHTTPStub`, a stripe HTTP client that records what the app sends to Stripe and
+answers with canned JSON, so no test touches the network.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import time
+import urllib.parse
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import stripe
+
+from tests.conftest import WEBHOOK_SECRET
+
+OBJECTS = Path(__file__).parent / "fixtures" / "stripe" / "objects.json"
+
+
+@cache
+def _resources() -> dict[str, Any]:
+    return json.loads(OBJECTS.read_text())["resources"]
+
+
+def example(kind: str) -> dict[str, Any]:
+    """A fresh deep copy of Stripe's example object of this kind."""
+    return copy.deepcopy(_resources()[kind])
+
+
+def unix(at: datetime | int) -> int:
+    return at if isinstance(at, int) else int(at.timestamp())
+
+
+def event(
+    kind: str,
+    obj: dict[str, Any],
+    *,
+    event_id: str,
+    created: datetime | int | None = None,
+    livemode: bool = False,
+) -> dict[str, Any]:
+    """A webhook event wrapping `obj` (created defaults to the object's own)."""
+    evt = example("event")
+    evt.update(
+        id=event_id,
+        type=kind,
+        created=unix(created) if created is not None else obj.get("created", 0),
+        livemode=livemode,
+        api_version="2025-03-31.basil",
+        data={"object": obj},
+    )
+    obj["livemode"] = livemode
+    return evt
+
+
+def checkout_session(
+    *,
+    session_id: str,
+    payment_intent: str | None,
+    amount: int,
+    created: datetime | int,
+    currency: str = "usd",
+    campaign: str | None = "southfront",
+    mode: str = "payment",
+    payment_status: str = "paid",
+) -> dict[str, Any]:
+    obj = example("checkout.session")
+    obj.update(
+        id=session_id,
+        payment_intent=payment_intent,
+        amount_total=amount,
+        amount_subtotal=amount,
+        currency=currency,
+        created=unix(created),
+        mode=mode,
+        payment_status=payment_status,
+        status="complete",
+        metadata={"campaign": campaign} if campaign else {},
+        adaptive_pricing={"enabled": False},
+        subscription=None if mode == "payment" else "sub_" + session_id[3:],
+    )
+    return obj
+
+
+def payment_intent(
+    *,
+    intent_id: str,
+    amount: int,
+    created: datetime | int,
+    currency: str = "usd",
+    campaign: str | None = "southfront",
+) -> dict[str, Any]:
+    obj = example("payment_intent")
+    obj.update(
+        id=intent_id,
+        amount=amount,
+        amount_received=amount,
+        currency=currency,
+        created=unix(created),
+        status="succeeded",
+        canceled_at=None,
+        last_payment_error=None,
+        next_action=None,
+        metadata={"campaign": campaign} if campaign else {},
+    )
+    return obj
+
+
+def invoice(
+    *,
+    invoice_id: str,
+    amount_paid: int,
+    created: datetime | int,
+    currency: str = "usd",
+    campaign: str | None = "southfront",
+    shape: str = "parent",
+    payment_intent: str | None = None,
+) -> dict[str, Any]:
+    """A paid subscription invoice; `shape` puts the campaign where an API version does:
+    "parent" (parent.subscription_details, 2025+), "legacy" (subscription_details),
+    "own" (the invoice's metadata), or "payments" (parent, and the PaymentIntent under
+    payments.data[]); `payment_intent` alone puts it at invoice.payment_intent (older API)."""
+    obj = example("invoice")
+    meta = {"campaign": campaign} if campaign else {}
+    obj.update(
+        id=invoice_id,
+        amount_paid=amount_paid,
+        amount_due=amount_paid,
+        amount_remaining=0,
+        total=amount_paid,
+        subtotal=amount_paid,
+        currency=currency,
+        created=unix(created),
+        status="paid",
+        billing_reason="subscription_cycle",
+        metadata={},
+    )
+    obj["parent"] = {
+        "quote_details": None,
+        "subscription_details": {"metadata": {}, "subscription": "sub_" + invoice_id[3:]},
+        "type": "subscription_details",
+    }
+    if shape in ("parent", "payments"):
+        obj["parent"]["subscription_details"]["metadata"] = meta
+    elif shape == "legacy":
+        del obj["parent"]
+        obj["subscription_details"] = {"metadata": meta}
+    elif shape == "own":
+        obj["metadata"] = meta
+    if payment_intent and shape == "payments":
+        obj["payments"] = {
+            "object": "list",
+            "data": [
+                {
+                    "object": "invoice_payment",
+                    "status": "paid",
+                    "payment": {"type": "payment_intent", "payment_intent": payment_intent},
+                }
+            ],
+            "has_more": False,
+        }
+    elif payment_intent:
+        obj["payment_intent"] = payment_intent
+    return obj
+
+
+def invoice_payment(
+    *,
+    invoice_id: str,
+    payment_intent: str,
+    amount: int,
+    created: datetime | int,
+    currency: str = "usd",
+) -> dict[str, Any]:
+    """The link newer API versions send (invoice_payment.paid): this PaymentIntent paid it."""
+    obj = example("invoice_payment")
+    obj.update(
+        id="inpay_" + invoice_id[3:],
+        invoice=invoice_id,
+        amount_paid=amount,
+        amount_requested=amount,
+        currency=currency,
+        created=unix(created),
+        status="paid",
+        payment={"type": "payment_intent", "payment_intent": payment_intent},
+    )
+    return obj
+
+
+def charge(
+    *,
+    charge_id: str,
+    payment_intent: str | None,
+    amount: int,
+    amount_refunded: int,
+    created: datetime | int,
+    currency: str = "usd",
+    invoice: str | None = None,
+) -> dict[str, Any]:
+    obj = example("charge")
+    obj.update(
+        id=charge_id,
+        payment_intent=payment_intent,
+        amount=amount,
+        amount_captured=amount,
+        amount_refunded=amount_refunded,
+        refunded=amount_refunded >= amount,
+        currency=currency,
+        created=unix(created),
+        captured=True,
+    )
+    if invoice:
+        obj["invoice"] = invoice
+    return obj
+
+
+def dispute(
+    *,
+    dispute_id: str,
+    charge_id: str,
+    payment_intent: str | None,
+    amount: int,
+    status: str,
+    created: datetime | int,
+    currency: str = "usd",
+) -> dict[str, Any]:
+    obj = example("dispute")
+    obj.update(
+        id=dispute_id,
+        charge=charge_id,
+        payment_intent=payment_intent,
+        amount=amount,
+        currency=currency,
+        status=status,
+        created=unix(created),
+    )
+    return obj
+
+
+# --- signing and posting -------------------------------------------------------
+
+
+def sign(payload: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
+    """The Stripe-Signature header Stripe would send: t=...,v1=HMAC-SHA256(f"{t}.{body}")."""
+    t = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def body(evt: dict[str, Any]) -> bytes:
+    return json.dumps(evt, indent=2).encode()
+
+
+def deliver(client: Any, evt: dict[str, Any], **kw: Any) -> Any:
+    """POST the event to /webhooks/stripe, signed now with the test secret."""
+    payload = body(evt)
+    return client.post(
+        "/webhooks/stripe",
+        data=payload,
+        headers={"Stripe-Signature": sign(payload, **kw), "Content-Type": "application/json"},
+    )
+
+
+# --- the outgoing side ---------------------------------------------------------
+
+
+class StripeHTTPStub(stripe.HTTPClient):
+    """Records every request the stripe library makes and answers with canned JSON."""
+
+    name = "tests-stub"
+
+    def __init__(self, status: int = 200, answer: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.status = status
+        self.answer = answer
+        self.error: Exception | None = None
+        self.requests: list[dict[str, Any]] = []
+
+    def request(self, method, url, headers, post_data=None, *, _usage=None):
+        raw = post_data.decode() if isinstance(post_data, bytes) else (post_data or "")
+        self.requests.append(
+            {
+                "method": method.upper(),
+                "url": url,
+                "headers": dict(headers or {}),
+                "params": dict(urllib.parse.parse_qsl(raw, keep_blank_values=True)),
+            }
+        )
+        if self.error is not None:
+            raise self.error
+        answer = self.answer if self.answer is not None else self.default_answer(url)
+        return json.dumps(answer), self.status, {"Request-Id": "req_test"}
+
+    def request_stream(self, *args, **kwargs):  # pragma: no cover - not used
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    @staticmethod
+    def default_answer(url: str) -> dict[str, Any]:
+        if url.endswith("/v1/refunds"):
+            obj = example("refund")
+            obj["id"] = "re_test_1"
+            return obj
+        obj = example("checkout.session")
+        obj["id"] = "cs_test_stub"
+        obj["url"] = "https://checkout.stripe.com/c/pay/cs_test_stub"
+        return obj
