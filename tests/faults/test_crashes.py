@@ -1,0 +1,162 @@
+"""kill -9 in the middle of webhook bursts and of the rollover: nothing lost, nothing doubled.
+
+Each test runs real processes against the test database (SQLite, or PostgreSQL with
+TEST_DATABASE_URL): gunicorn for webhooks, `flask tracker rollover` for the job.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import create_engine, func, select, text
+
+from tests import stripe_events as se
+from tests.factories import make_campaign
+from tests.servers import ROOT, Gunicorn, server_env
+from tracker import services
+from tracker.extensions import db as sa_db
+from tracker.models import Period
+
+pytestmark = pytest.mark.slow
+
+NOV_10 = datetime(2026, 11, 10, 12, tzinfo=UTC)
+PAYMENTS = 60
+
+
+def payment_events(rng: random.Random) -> tuple[list[dict], int]:
+    """Events for PAYMENTS payments (checkout + PaymentIntent, some refunded); expected net."""
+    events, net = [], 0
+    for i in range(PAYMENTS):
+        amount = rng.randrange(100, 50_000)
+        pi = f"pi_crash_{i}"
+        session = se.checkout_session(
+            session_id=f"cs_crash_{i}", payment_intent=pi, amount=amount, created=NOV_10
+        )
+        events.append(se.event("checkout.session.completed", session, event_id=f"evt_cs_{i}"))
+        intent = se.payment_intent(intent_id=pi, amount=amount, created=NOV_10)
+        events.append(se.event("payment_intent.succeeded", intent, event_id=f"evt_pi_{i}"))
+        refunded = rng.choice([0, 0, 0, amount // 3, amount])
+        if refunded:
+            charge = se.charge(
+                charge_id=f"ch_crash_{i}", payment_intent=pi, amount=amount,
+                amount_refunded=refunded, created=NOV_10,
+            )  # fmt: skip
+            events.append(se.event("charge.refunded", charge, event_id=f"evt_ch_{i}"))
+        net += amount - refunded
+    rng.shuffle(events)
+    return events, net
+
+
+def post(base: str, evt: dict) -> int | None:
+    """Deliver one event as Stripe would; None when the server was not there to answer."""
+    payload = se.body(evt)
+    try:
+        return requests.post(
+            base + "/webhooks/stripe",
+            data=payload,
+            headers={"Stripe-Signature": se.sign(payload), "Content-Type": "application/json"},
+            timeout=30,
+        ).status_code
+    except requests.RequestException:
+        return None
+
+
+def november(database_url: str) -> tuple[int, int]:
+    engine = create_engine(services_url(database_url))
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT raised_minor, donations FROM periods WHERE year = 2026 AND month = 11")
+        ).one()
+    engine.dispose()
+    return int(row[0]), int(row[1])
+
+
+def services_url(url: str) -> str:
+    from config import normalize_database_url
+
+    return normalize_database_url(url)
+
+
+def test_kill_workers_and_server_mid_burst_then_redeliver(database_url, db, tmp_path) -> None:
+    make_campaign("southfront")
+    events, expected_net = payment_events(random.Random(7))
+    server = Gunicorn(server_env(database_url, tmp_path), workers=2)
+    answers: list[int | None] = []
+    try:
+        server.start()
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            futures = [pool.submit(post, server.base, evt) for evt in events]
+            time.sleep(0.3)
+            server.kill_worker()  # one worker dies mid-request; the master replaces it
+            time.sleep(0.3)
+            server.kill_worker()
+            time.sleep(0.2)
+            server.kill_all()  # then the whole server
+            time.sleep(0.5)
+            server.start()
+            answers = [f.result() for f in futures]
+        # Stripe redelivers every event it did not see answered 2xx; we redeliver them all.
+        redelivered = [post(server.base, evt) for evt in events]
+    finally:
+        server.close()
+    assert all(code is not None and code < 300 for code in redelivered), redelivered
+    refused = sum(1 for code in answers if code is None or code >= 300)
+    assert refused > 0, "the kills should have cost some deliveries (else nothing was tested)"
+    raised, count = november(database_url)
+    assert (raised, count) == (expected_net, PAYMENTS)
+    sa_db.session.expire_all()
+    assert services.verify() == []
+
+
+def test_rollover_killed_midway_then_rerun(database_url, db, tmp_path) -> None:
+    campaigns = 150
+    october = datetime(2026, 10, 15, tzinfo=UTC)
+    for i in range(campaigns):
+        campaign = make_campaign(f"c{i:03d}")
+        services.period_for(campaign, october)
+    sa_db.session.commit()
+    env = server_env(database_url, tmp_path)
+    command = [
+        str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "tracker", "rollover",
+        "--now", "2026-11-01T00:05:00+00:00",
+    ]  # fmt: skip
+    engine = create_engine(services_url(database_url))
+
+    def closed() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM periods WHERE closed")).scalar())
+
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while closed() == 0 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    at_kill = closed()
+    again = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    engine.dispose()
+    sa_db.session.expire_all()
+    rows = sa_db.session.execute(select(Period)).scalars().all()
+    octobers = [p for p in rows if p.month == 10]
+    novembers = [p for p in rows if p.month == 11]
+    assert len(octobers) == campaigns and all(p.closed for p in octobers)
+    assert all(p.closed_raised_minor == p.raised_minor == 0 for p in octobers)
+    assert len(novembers) == campaigns and not any(p.closed for p in novembers)
+    # Each October was closed once: the rerun closed exactly the ones the kill left open.
+    assert 0 < at_kill < campaigns, f"the kill did not land mid-way ({at_kill} closed)"
+    closed_by_rerun = [line for line in again.stdout.splitlines() if line.startswith("closed ")]
+    assert len(closed_by_rerun) == campaigns - at_kill
+    count = sa_db.session.execute(
+        select(func.count()).select_from(Period).where(Period.closed.is_(True))
+    ).scalar_one()
+    assert count == campaigns
