@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from sqlalchemy.engine import make_url
 
+from tests import stripe_events as se
 from tests.factories import make_campaign, make_donation
 from tests.proxy import Proxy
 from tracker import hotcache
@@ -31,6 +32,8 @@ def cut_database(database_url, db):
             "TESTING": True,
             "SECRET_KEY": "x",
             "SQLALCHEMY_DATABASE_URI": proxied.render_as_string(hide_password=False),
+            "STRIPE_SECRET_KEY": "sk_test_123",
+            "STRIPE_WEBHOOK_SECRET": se.WEBHOOK_SECRET,
         }
     )
     yield app, proxy
@@ -61,12 +64,23 @@ def test_postgres_away_and_back(cut_database, monkeypatch) -> None:
     assert missing.get_json()["error"] == "unavailable"
     assert b"Traceback" not in missing.data
 
+    payment = se.checkout_session(
+        session_id="cs_away", payment_intent="pi_away", amount=700, created=NOV_23
+    )
+    refused_event = se.event("checkout.session.completed", payment, event_id="evt_away")
+    refused = se.deliver(client, refused_event)
+    assert refused.status_code == 503  # Stripe will retry
+    assert b"Traceback" not in refused.data
+
     proxy.start()  # same port: the app reconnects without a restart
     assert client.get("/healthz").status_code == 200
+    assert se.deliver(client, refused_event).status_code == 200  # Stripe's retry counts
+    assert se.deliver(client, refused_event).status_code == 200  # once
+    assert client.get(progress).get_json()["raised"]["amount_minor"] == 218700
     assert client.get("/api/v1/campaigns/southfront/periods").status_code == 200
     with app.app_context():
         make_donation(sa_db.session.merge(_campaign("southfront")), 100)
-    assert client.get(progress).get_json()["raised"]["amount_minor"] == 218100
+    assert client.get(progress).get_json()["raised"]["amount_minor"] == 218800
 
 
 def _campaign(slug: str):

@@ -27,3 +27,39 @@ def test_query_with_invalid_bytes_is_harmless(client) -> None:
     response = client.get("/api/v1/campaigns/nope/progress?a=%ff&b=%00")
     assert response.status_code == 404
     assert response.get_json()["error"] == "not_found"
+
+
+BIG = b"x" * (1024 * 1024 + 1)
+
+
+def test_webhook_body_over_1_mib_is_413_json(client) -> None:
+    response = client.post(
+        "/webhooks/stripe",
+        data=BIG,
+        headers={"Stripe-Signature": "t=1,v1=00", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.get_json()["error"] == "too_large"
+
+
+@pytest.mark.parametrize("path", ["/donate/southfront", "/admin/login"])
+def test_form_body_over_1_mib_is_413(client, path) -> None:
+    from tests.factories import make_campaign
+
+    make_campaign("southfront")
+    response = client.post(
+        path, data=b"amount=" + BIG, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 413
+    assert b"Traceback" not in response.data
+
+
+def test_nul_and_invalid_utf8_in_form_fields_are_4xx(client) -> None:
+    from tests.factories import make_campaign
+
+    make_campaign("southfront")
+    for data in (b"amount=1%00&frequency=once", b"amount=%ff%fe&frequency=once"):
+        response = client.post(
+            "/donate/southfront", data=data, content_type="application/x-www-form-urlencoded"
+        )
+        assert 400 <= response.status_code < 500
