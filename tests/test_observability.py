@@ -8,7 +8,7 @@ from tests.factories import make_campaign, make_donation
 
 
 def sample(text: str, name: str, **labels: str) -> float:
-    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     pattern = rf"^{re.escape(name)}\{{{re.escape(wanted)}\}} ([0-9.e+]+)$"
     match = re.search(pattern, text, re.M)
     return float(match.group(1)) if match else 0.0
@@ -56,3 +56,29 @@ def test_request_id_is_echoed_or_made(client) -> None:
     assert given.headers["X-Request-ID"] == "abc-123"
     made = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
     assert re.fullmatch(r"[0-9a-f]{16}", made.headers["X-Request-ID"])
+
+
+def test_metrics_count_webhook_events_and_rollovers(client) -> None:
+    from datetime import UTC, datetime
+
+    from tests import stripe_events as se
+    from tracker.rollover import run_rollover
+
+    make_campaign("southfront")
+    before = client.get("/metrics").get_data(as_text=True)
+    session = se.checkout_session(
+        session_id="cs_m", payment_intent="pi_m", amount=500, created=datetime.now(UTC)
+    )
+    evt = se.event("checkout.session.completed", session, event_id="evt_metrics")
+    assert se.deliver(client, evt).status_code == 200
+    assert se.deliver(client, evt).status_code == 200
+    run_rollover(datetime.now(UTC))
+    after = client.get("/metrics").get_data(as_text=True)
+
+    def grew(name: str, **labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    kind = "checkout.session.completed"
+    assert grew("tracker_webhook_events_total", type=kind, outcome="counted") == 1
+    assert grew("tracker_webhook_events_total", type=kind, outcome="repeat") == 1
+    assert grew("tracker_rollover_runs_total", result="ok") == 1

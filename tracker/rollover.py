@@ -33,6 +33,7 @@ from tracker.domain.periods import Period as Month
 from tracker.domain.periods import parse_timezone
 from tracker.extensions import db
 from tracker.models import Campaign, Period
+from tracker.observability import ROLLOVER_RUNS
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ def _run(now: datetime) -> RolloverReport:
         finally:
             db.session.expunge_all()  # keeps each commit's work small with many campaigns
     log.info("%s", report.summary())
+    ROLLOVER_RUNS.labels("failed" if report.failed else "ok").inc()
     return report
 
 

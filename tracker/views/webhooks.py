@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from tracker import ledger, payments
 from tracker.errors import error_response
 from tracker.extensions import csrf, db
+from tracker.observability import WEBHOOK_EVENTS
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,12 @@ def stripe_webhook() -> Response:
     except (payments.SignatureError, ledger.EventError) as exc:
         db.session.rollback()
         log.warning("stripe webhook refused: %s", exc)
+        WEBHOOK_EVENTS.labels("?", "refused").inc()
         return error_response(400, str(exc))
     db.session.commit()
+    WEBHOOK_EVENTS.labels(
+        event.get("type", "?")[:100], "repeat" if receipt.duplicate else receipt.outcome[:32]
+    ).inc()
     if not receipt.applied:
         # Stored durably, not applied: a 5xx makes Stripe deliver it again.
         return error_response(
