@@ -348,16 +348,21 @@ def growth(args: argparse.Namespace, work: Path, results: list[str]) -> None:
 
 
 def scripts(args: argparse.Namespace, work: Path, results: list[str]) -> None:
-    for name in ("webhooks.py", "rollover.py"):
-        script = ROOT / "bench" / name
+    runs = [["hotpath.py"], ["webhooks.py"], ["rollover.py"]]
+    if args.pg_url:
+        runs.insert(2, ["webhooks.py", "--database-url", args.pg_url])
+    for run in runs:
+        script = ROOT / "bench" / run[0]
         if not script.exists():
             continue
-        print(f"\n== bench/{name}", flush=True)
+        title = " ".join(["bench/" + run[0], *run[1:]])
+        print(f"\n== {title}", flush=True)
         out = subprocess.run(
-            [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True
+            [sys.executable, str(script), *run[1:]], cwd=ROOT, capture_output=True, text=True
         )
-        print(out.stdout[-4000:], out.stderr[-2000:])
-        results.append(f"\n### bench/{name}\n\n```\n{out.stdout.strip()}\n```")
+        lines = [ln for ln in out.stdout.splitlines() if " INFO " not in ln]
+        print("\n".join(lines), out.stderr[-2000:] if out.returncode else "")
+        results.append(f"\n### {title}\n\n```\n" + "\n".join(lines).strip() + "\n```")
 
 
 def main() -> None:
@@ -366,6 +371,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--only", choices=["reads", "growth", "scripts"], action="append")
     parser.add_argument("--write", type=Path, help="append the tables to this Markdown file")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("BENCH_PG_URL"),
+        help="a scratch PostgreSQL database for the webhook bench (it is wiped)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk); `make bench` installs it")
