@@ -121,3 +121,37 @@ def gunicorn(env: dict[str, str], workers: int = 2, app: str = "wsgi:app") -> It
         yield server.start()
     finally:
         server.close()
+
+
+@contextlib.contextmanager
+def granian(env: dict[str, str], workers: int = 2) -> Iterator[str]:
+    """granian (the recommended server) serving wsgi:app; yields its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = Path(env["TRACKER_INSTANCE_PATH"]) / "granian.log"
+    command = [
+        str(Path(sys.executable).parent / "granian"), "--interface", "wsgi",
+        "--workers", str(workers), "--host", "127.0.0.1", "--port", str(port),
+        "--no-access-log", "wsgi:app",
+    ]  # fmt: skip
+    with log.open("ab") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("granian did not come up:\n" + log.read_text()[-3000:])
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.05)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)

@@ -6,10 +6,6 @@ TEST_DATABASE_URL), records a donation from this process, and watches both worke
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests import servers
 from tests.factories import make_campaign, make_donation
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,63 +27,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture()
 def gunicorn(database_url: str, tmp_path: Path):
-    """Two gunicorn workers on a socket bound here (port 0: no race for a free port)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    sock.set_inheritable(True)
-    port = sock.getsockname()[1]
-    env = {
-        **os.environ,
-        "SECRET_KEY": "freshness-test",
-        "DATABASE_URL": database_url,
-        "TRACKER_ENV": "development",
-        "TRACKER_INSTANCE_PATH": str(tmp_path),
-        "SESSION_COOKIE_SECURE": "0",
-    }
-    log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            "2",
-            "--bind",
-            f"fd://{sock.fileno()}",
-            "--no-control-socket",  # its default path is shared by every gunicorn on the box
-            "--chdir",
-            str(ROOT),
-            "tests.gunicorn_pid_app:app",
-        ],
-        env=env,
-        pass_fds=[sock.fileno()],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            if proc.poll() is not None:
-                break
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        if proc.poll() is not None:
-            pytest.fail("gunicorn exited:\n" + (tmp_path / "gunicorn.log").read_text()[-3000:])
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        log.close()
-        sock.close()
+    """Two gunicorn workers that name themselves in an X-Worker-Pid header."""
+    with servers.gunicorn(
+        servers.server_env(database_url, tmp_path), workers=2, app="tests.gunicorn_pid_app:app"
+    ) as server:
+        yield server.base
 
 
 def read_all(base: str, path: str, n: int = 16) -> list[tuple[str, str, float]]:
