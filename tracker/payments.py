@@ -211,6 +211,10 @@ def create_checkout_session(req: CheckoutRequest) -> str:
     if not url:
         log.warning("checkout session without url campaign=%s", req.campaign_slug)
         raise PaymentError("Stripe returned a checkout session without a URL")
+    if not str(url).startswith("https://"):
+        # We redirect visitors there: never to anything but an https page Stripe named.
+        log.warning("checkout session url is not https campaign=%s", req.campaign_slug)
+        raise PaymentError("Stripe returned a checkout session URL that is not https")
     log.info("checkout session created campaign=%s session=%s", req.campaign_slug, session.id)
     return str(url)
 

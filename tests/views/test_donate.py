@@ -252,6 +252,14 @@ def test_session_without_url_is_502(client, campaign, stub) -> None:
     assert post(client, amount="10", frequency="once").status_code == 502
 
 
+@pytest.mark.parametrize("url", ["http://evil.example/pay", "javascript:alert(1)", "//evil"])
+def test_never_redirects_to_anything_but_https(client, campaign, stub, url) -> None:
+    stub.answer = {"id": "cs_x", "object": "checkout.session", "url": url}
+    response = post(client, amount="10", frequency="once")
+    assert response.status_code == 502
+    assert "Location" not in response.headers
+
+
 # --- card testing --------------------------------------------------------------
 
 
