@@ -37,7 +37,7 @@ READS = [
     ("embed SVG", "/embed/bench.svg"),
 ]
 GUNICORN = ["-w", "2", "-k", "gthread", "--threads", "4"]
-GRANIAN = ["--interface", "wsgi", "--workers", "2", "--no-access-log"]
+GRANIAN = ["--interface", "wsgi", "--workers", "2", "--blocking-threads", "4", "--no-access-log"]
 
 
 def free_port() -> int:
