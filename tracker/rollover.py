@@ -24,7 +24,6 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import case, func, select, text, update
-from sqlalchemy.exc import IntegrityError
 
 from tracker import services
 from tracker.domain import money
@@ -194,13 +193,13 @@ def _roll_campaign(listed: _Row, now: datetime, report: RolloverReport) -> None:
         milestones = (
             list(campaign.milestones) if month == current else _milestones_before(by_month, month)
         )
-        row = _open(campaign, month, milestones or list(campaign.milestones))
-        if row is not None:
+        # A reader or a donation may create it meanwhile: then we close theirs if it is over.
+        row, inserted = services.open_period(
+            campaign, month, milestones or list(campaign.milestones)
+        )
+        if inserted:
             opened.append(_change(campaign, row, 0))
-        else:  # a reader or a donation created it meanwhile: close theirs if it is over
-            row = services.find_period(campaign, month)
-        if row is not None:
-            by_month[month] = row
+        by_month[month] = row
     for month in sorted(by_month):
         row = by_month[month]
         if not row.closed and plan.is_over(row.ends_at, now):
@@ -228,28 +227,6 @@ def _milestones_before(by_month: dict[Month, Period], month: Month) -> list[int]
     # of the goal opens the month it happens in.
     earlier = [m for m in by_month if m < month]
     return list(by_month[max(earlier)].milestones) if earlier else None
-
-
-def _open(campaign: Campaign, month: Month, milestones: list[int]) -> Period | None:
-    """Insert the month's period; None if another writer created it first."""
-    starts_at, ends_at = month.bounds(services.campaign_zone(campaign))
-    row = Period(
-        campaign_id=campaign.id,
-        year=month.year,
-        month=month.month,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        milestones=milestones,
-        raised_minor=0,
-        donations=0,
-        closed=False,
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-    except IntegrityError:
-        return None
-    return row
 
 
 def _close(row: Period, now: datetime) -> int | None:

@@ -194,9 +194,18 @@ def find_period(campaign: Campaign, month: Month) -> Period | None:
 
 def get_or_create_period(campaign: Campaign, month: Month) -> Period:
     """The period row for this month; the loser of an insert race reads the winner's row."""
+    return open_period(campaign, month, campaign.milestones)[0]
+
+
+def open_period(campaign: Campaign, month: Month, milestones: list[int]) -> tuple[Period, bool]:
+    """Find or insert the month's period with this milestone snapshot; True if inserted here.
+
+    The UNIQUE (campaign, year, month) constraint settles races: the loser's insert
+    fails inside its savepoint and it reads the winner's row.
+    """
     existing = find_period(campaign, month)
     if existing is not None:
-        return existing
+        return existing, False
     starts_at, ends_at = month.bounds(campaign_zone(campaign))
     row = Period(
         campaign_id=campaign.id,
@@ -204,7 +213,7 @@ def get_or_create_period(campaign: Campaign, month: Month) -> Period:
         month=month.month,
         starts_at=starts_at,
         ends_at=ends_at,
-        milestones=list(campaign.milestones),
+        milestones=list(milestones),
         raised_minor=0,
         donations=0,
         closed=False,
@@ -216,8 +225,8 @@ def get_or_create_period(campaign: Campaign, month: Month) -> Period:
         winner = find_period(campaign, month)
         if winner is None:
             raise
-        return winner
-    return row
+        return winner, False
+    return row, True
 
 
 def month_of(period: Period) -> Month:
