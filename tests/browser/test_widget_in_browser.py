@@ -7,7 +7,6 @@ Screenshots of each look go to test-artifacts/.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,21 +14,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
+from tests import browsers
 from tests.factories import make_campaign, make_donation
 from tracker import services
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-        reason="Debian chromium is not installed",
-    ),
-]
+pytestmark = browsers.MARKS
 
 NOV_24 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # 6 days left
 NOV_30 = datetime(2026, 11, 30, 14, 20, tzinfo=UTC)  # last day, 10 hours left
@@ -38,14 +30,8 @@ NOV_30 = datetime(2026, 11, 30, 14, 20, tzinfo=UTC)  # last day, 10 hours left
 @pytest.fixture(scope="module")
 def server(app) -> Iterator[str]:
     """The app on a free port in a thread, for the browser to load."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        thread.join(timeout=10)
+    with browsers.serving(app) as base:
+        yield base
 
 
 class HostPages:
@@ -85,17 +71,8 @@ def host() -> Iterator[HostPages]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with browsers.chromium() as chromium:
+        yield chromium
 
 
 @pytest.fixture()

@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
+from tests import browsers
 from tests.adminkit import EMAIL, PASSWORD, make_admin
 from tracker.extensions import db as sa_db
 from tracker.models import ReviewPayment
 
-CHROMIUM = "/usr/bin/chromium"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-        reason="needs Debian chromium (/usr/bin/chromium)",
-    ),
-]
+pytestmark = browsers.MARKS
 
 
 @pytest.fixture()
@@ -37,32 +26,18 @@ def server(app: Flask, db: object) -> Iterator[str]:
     app.config["SESSION_COOKIE_SECURE"] = False
     app.config["TRACKER_CHEAP_PASSWORD_HASH"] = True
     app.extensions["tracker.login_throttle"].reset()
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
+        with browsers.serving(app) as base:
+            yield base
     finally:
-        httpd.shutdown()
-        thread.join(timeout=5)
-        httpd.server_close()
         app.config["SESSION_COOKIE_SECURE"] = saved[0]
         app.config["TRACKER_CHEAP_PASSWORD_HASH"] = saved[1]
 
 
 @pytest.fixture()
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with browsers.chromium() as launched:
+        yield launched
 
 
 def raised_on_overview(page, base: str, slug: str) -> str:

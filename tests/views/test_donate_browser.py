@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
+from tests import browsers
 from tests import stripe_events as se
 from tests.factories import make_campaign
 from tracker import payments
 from tracker.extensions import limiter
 
-CHROMIUM = "/usr/bin/chromium"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-        reason="needs Debian chromium (/usr/bin/chromium)",
-    ),
-]
+pytestmark = browsers.MARKS
 
 
 @pytest.fixture()
@@ -33,60 +22,46 @@ def server(app: Flask, db: object, monkeypatch) -> Iterator[tuple[str, se.Stripe
     monkeypatch.setitem(app.extensions, payments.HTTP_CLIENT_KEY, stub)
     monkeypatch.setitem(app.config, "SESSION_COOKIE_SECURE", False)  # plain http here
     limiter.reset()
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_port}", stub
+        with browsers.serving(app) as base:
+            yield base, stub
     finally:
-        httpd.shutdown()
-        thread.join(timeout=5)
-        httpd.server_close()
         limiter.reset()
 
 
 def test_donate_in_chromium(server) -> None:
-    from playwright.sync_api import sync_playwright
-
     base, stub = server
     make_campaign("southfront", preset_amounts=[500, 1000, 2500])
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    with browsers.chromium() as browser:
+        page = browser.new_page(viewport={"width": 375, "height": 740})
+        page.route(
+            "https://checkout.stripe.com/**",
+            lambda route: route.fulfill(status=200, body="<h1>Stripe Checkout</h1>"),
         )
-        try:
-            page = browser.new_page(viewport={"width": 375, "height": 740})
-            page.route(
-                "https://checkout.stripe.com/**",
-                lambda route: route.fulfill(status=200, body="<h1>Stripe Checkout</h1>"),
-            )
-            page.goto(f"{base}/donate/southfront")
-            # Nothing overflows sideways on a phone.
-            assert page.evaluate("document.documentElement.scrollWidth") <= 375
-            page.click("text=10 $")
-            assert page.is_checked('input[name=amount][value="10"]')
-            page.fill("#custom-amount", "12.50")
-            assert not page.is_checked('input[name=amount][value="10"]')  # typing clears presets
-            page.click("text=Monthly")
-            page.click("button:has-text('Continue to payment')")
-            page.wait_for_url("https://checkout.stripe.com/**")
-            assert page.inner_text("h1") == "Stripe Checkout"
-            params = stub.requests[0]["params"]
-            assert params["line_items[0][price_data][unit_amount]"] == "1250"
-            assert params["mode"] == "subscription"
+        page.goto(f"{base}/donate/southfront")
+        # Nothing overflows sideways on a phone.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        page.click("text=10 $")
+        assert page.is_checked('input[name=amount][value="10"]')
+        page.fill("#custom-amount", "12.50")
+        assert not page.is_checked('input[name=amount][value="10"]')  # typing clears presets
+        page.click("text=Monthly")
+        page.click("button:has-text('Continue to payment')")
+        page.wait_for_url("https://checkout.stripe.com/**")
+        assert page.inner_text("h1") == "Stripe Checkout"
+        params = stub.requests[0]["params"]
+        assert params["line_items[0][price_data][unit_amount]"] == "1250"
+        assert params["mode"] == "subscription"
 
-            # A preset alone, once; then bad input comes back with the reason.
-            page.goto(f"{base}/donate/southfront")
-            page.click("text=25 $")
-            page.click("button:has-text('Continue to payment')")
-            page.wait_for_url("https://checkout.stripe.com/**")
-            assert stub.requests[1]["params"]["line_items[0][price_data][unit_amount]"] == "2500"
-            assert stub.requests[1]["params"]["mode"] == "payment"
-            page.goto(f"{base}/donate/southfront")
-            page.fill("#custom-amount", "0.10")
-            page.click("button:has-text('Continue to payment')")
-            assert "smallest donation is 0.50 $" in page.inner_text(".error")
-            assert len(stub.requests) == 2
-        finally:
-            browser.close()
+        # A preset alone, once; then bad input comes back with the reason.
+        page.goto(f"{base}/donate/southfront")
+        page.click("text=25 $")
+        page.click("button:has-text('Continue to payment')")
+        page.wait_for_url("https://checkout.stripe.com/**")
+        assert stub.requests[1]["params"]["line_items[0][price_data][unit_amount]"] == "2500"
+        assert stub.requests[1]["params"]["mode"] == "payment"
+        page.goto(f"{base}/donate/southfront")
+        page.fill("#custom-amount", "0.10")
+        page.click("button:has-text('Continue to payment')")
+        assert "smallest donation is 0.50 $" in page.inner_text(".error")
+        assert len(stub.requests) == 2
