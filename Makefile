@@ -6,8 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
-export TRACKER_ENV ?= development
-export SESSION_COOKIE_SECURE ?= 0
+# Only `make run` is a local, plain-http development server.
+RUN_ENV := TRACKER_ENV=development SESSION_COOKIE_SECURE=0
 
 .PHONY: run test install lint bench clean
 
@@ -25,8 +25,8 @@ instance/secret_key:
 	chmod 600 $@
 
 run: $(STAMP) instance/secret_key
-	SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask --app wsgi db upgrade
-	SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask --app wsgi tracker seed-demo
+	$(RUN_ENV) SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask --app wsgi db upgrade
+	$(RUN_ENV) SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask --app wsgi tracker seed-demo
 	@echo
 	@echo "  tracker is running on http://$(HOST):$(PORT)"
 	@echo "  progress JSON: http://$(HOST):$(PORT)/api/v1/campaigns/demo/progress"
@@ -35,7 +35,7 @@ run: $(STAMP) instance/secret_key
 	@echo "  donate page:   http://$(HOST):$(PORT)/donate/demo"
 	@echo "  admin:         http://$(HOST):$(PORT)/admin/  (create a login: $(BIN)/flask --app wsgi tracker create-admin you@example.org --password-stdin)"
 	@echo
-	SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+	$(RUN_ENV) SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -5,6 +5,22 @@ from __future__ import annotations
 import os
 from typing import Any
 
+# Every variable the app reads (SPEC.md, "Configuration"; .env.example lists them too).
+SETTINGS = (
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_API_BASE",
+    "TRACKER_SCHEDULER",
+    "TRACKER_CACHE_SECONDS",
+    "RATELIMIT_STORAGE_URI",
+    "SESSION_COOKIE_SECURE",
+    "TRACKER_ENV",
+    "TRACKER_PROXY_HOPS",
+    "TRACKER_METRICS_TOKEN",
+)
+
 
 class ConfigError(RuntimeError):
     """A required setting is missing or invalid."""

@@ -12,11 +12,17 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, inspect, text
 
+import config
 from config import normalize_database_url
 from tracker.app import create_app
 from tracker.extensions import db as _db
 
 WEBHOOK_SECRET = "whsec_test_secret"
+
+# The suite sets what it needs itself: nothing from the caller's environment
+# (a developer's DATABASE_URL, `make run`'s TRACKER_ENV, ...) may change its answers.
+for _key in config.SETTINGS:
+    os.environ.pop(_key, None)
 
 
 def _database_url(tmp_root: Path) -> str:

@@ -10,8 +10,11 @@ from tracker.app import create_app
 
 @pytest.fixture()
 def production_env(monkeypatch):
-    for key in ("SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "TRACKER_ENV", "DATABASE_URL"):
-        monkeypatch.delenv(key, raising=False)
+    import os
+
+    for key in list(os.environ):
+        if key in config.SETTINGS or key.startswith("TRACKER_"):
+            monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("DATABASE_URL", "sqlite://")
     return monkeypatch
 
@@ -59,3 +62,11 @@ def test_hsts_only_over_https_and_behind_trusted_proxy(database_url) -> None:
     assert plain.headers["X-Content-Type-Options"] == "nosniff"
     behind = client.get("/healthz", headers={"X-Forwarded-Proto": "https"})
     assert behind.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_env_example_lists_every_setting() -> None:
+    from pathlib import Path
+
+    example = (Path(__file__).resolve().parent.parent / ".env.example").read_text()
+    listed = {line.split("=", 1)[0] for line in example.splitlines() if "=" in line}
+    assert set(config.SETTINGS) <= listed
