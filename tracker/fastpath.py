@@ -19,6 +19,9 @@ from urllib.parse import parse_qsl
 from tracker import hotcache
 from tracker.services import SLUG_RE
 
+MAX_REMEMBERED = 4096
+_UNSEEN: Any = object()
+
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 # Parses the raw query string into the variant the Flask view would use;
@@ -58,15 +61,25 @@ class FastReads:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.enabled = True
         # Plain integers, read by observability at scrape time: no lock on the hot path.
-        self.counts: dict[tuple[str, str], int] = {}
+        self._counts: dict[tuple[Route, str], int] = {}
+        self._paths: dict[str, tuple[Route, str] | None] = {}
+        self._steady: dict[Hashable, list[tuple[str, str]]] = {}
+
+    @property
+    def counts(self) -> dict[tuple[str, str], int]:
+        """Answers so far by (route, status), for /metrics."""
+        return {
+            (route.prefix + "<slug>" + route.suffix, status): value
+            for (route, status), value in list(self._counts.items())
+        }
 
     @property
     def served(self) -> int:
-        return sum(self.counts.values())
+        return sum(self._counts.values())
 
     def _count(self, route: Route, status: str) -> None:
-        key = (route.prefix + "<slug>" + route.suffix, status)
-        self.counts[key] = self.counts.get(key, 0) + 1
+        key = (route, status)
+        self._counts[key] = self._counts.get(key, 0) + 1
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if self.enabled and environ.get("REQUEST_METHOD") == "GET":
@@ -75,45 +88,81 @@ class FastReads:
                 return answer
         return self.app(environ, start_response)
 
+    def _route(self, path: str) -> tuple[Route, str] | None:
+        """The route and slug of a path, remembered for the paths seen most."""
+        known = self._paths.get(path, _UNSEEN)
+        if known is not _UNSEEN:
+            return known
+        found = None
+        for route in self.routes:
+            slug = route.slug(path)
+            if slug is not None:
+                found = (route, slug)
+                break
+        if len(self._paths) < MAX_REMEMBERED:  # paths come from anyone: bounded
+            self._paths[path] = found
+        return found
+
     def _answer(
         self, environ: dict[str, Any], start_response: StartResponse
     ) -> Iterable[bytes] | None:
-        path = environ.get("PATH_INFO", "")
-        for route in self.routes:
-            slug = route.slug(path)
-            if slug is None:
-                continue
-            try:
-                variant = route.variant_of(environ.get("QUERY_STRING", ""))
-            except ValueError:
-                return None
-            if variant is None:
-                return None
-            at = self.clock()
-            try:
-                found = self.cache.lookup(slug, variant, at)
-            except Exception:  # the database is away: Flask answers (and logs) it
-                return None
-            if found is None:
-                return None
-            entry = self.cache.get(found.key)
-            if entry is None:
-                return None
-            headers = hotcache.response_headers(
-                entry, at, found.until, self.max_age, cors=route.cors
-            )
-            if environ.get("wsgi.url_scheme") == "https":
-                headers.append(("Strict-Transport-Security", hotcache.HSTS))
-            if hotcache.etag_matches(environ.get("HTTP_IF_NONE_MATCH"), entry.etag):
-                self._count(route, "304")
-                start_response("304 NOT MODIFIED", headers)
-                return [b""]
-            self._count(route, "200")
+        matched = self._route(environ.get("PATH_INFO", ""))
+        if matched is None:
+            return None
+        route, slug = matched
+        try:
+            variant = route.variant_of(environ.get("QUERY_STRING", ""))
+        except ValueError:
+            return None
+        if variant is None:
+            return None
+        at = self.clock()
+        try:
+            found = self.cache.lookup(slug, variant, at)
+        except Exception:  # the database is away: Flask answers (and logs) it
+            return None
+        if found is None:
+            return None
+        entry = self.cache.get(found.key)
+        if entry is None:
+            return None
+        not_modified = hotcache.etag_matches(environ.get("HTTP_IF_NONE_MATCH"), entry.etag)
+        headers = self._headers(found, entry, at, route.cors, not_modified)
+        if environ.get("wsgi.url_scheme") == "https":
+            headers = [*headers, ("Strict-Transport-Security", hotcache.HSTS)]
+        if not_modified:
+            self._count(route, "304")
+            start_response("304 NOT MODIFIED", headers)
+            return [b""]
+        self._count(route, "200")
+        start_response("200 OK", headers)
+        return [entry.body]
+
+    def _headers(
+        self,
+        found: hotcache.Lookup,
+        entry: hotcache.Entry,
+        at: datetime,
+        cors: bool,
+        not_modified: bool,
+    ) -> list[tuple[str, str]]:
+        # Far from the bucket's end, Cache-Control is the same on every request, so the
+        # whole list is built once per entry; near it, max-age shrinks and is built anew.
+        steady = (found.until - at).total_seconds() >= 2 * self.max_age
+        memo_key = (found.key, cors, not_modified)
+        if steady:
+            headers = self._steady.get(memo_key)
+            if headers is not None:
+                return headers
+        headers = hotcache.response_headers(entry, at, found.until, self.max_age, cors=cors)
+        if not not_modified:
             headers.append(("Content-Type", entry.content_type))
             headers.append(("Content-Length", str(len(entry.body))))
-            start_response("200 OK", headers)
-            return [entry.body]
-        return None
+        if steady:
+            if len(self._steady) >= MAX_REMEMBERED:
+                self._steady.clear()
+            self._steady[memo_key] = headers
+        return headers
 
 
 def api_variant(name: str) -> VariantOf:
