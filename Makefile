@@ -33,7 +33,7 @@ run: $(STAMP) instance/secret_key
 	@echo "  widget:        http://$(HOST):$(PORT)/embed/demo"
 	@echo "  embed demo:    http://$(HOST):$(PORT)/embed/demo/demo"
 	@echo "  donate page:   http://$(HOST):$(PORT)/donate/demo"
-	@echo "  admin:         http://$(HOST):$(PORT)/admin/  (create a login: $(BIN)/flask --app wsgi tracker create-admin you@example.org --password-stdin)"
+	@echo "  admin:         http://$(HOST):$(PORT)/admin/  (create a login: TRACKER_ENV=development $(BIN)/flask --app wsgi tracker create-admin you@example.org --password-stdin)"
 	@echo
 	$(RUN_ENV) SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
