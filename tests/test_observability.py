@@ -82,3 +82,18 @@ def test_metrics_count_webhook_events_and_rollovers(client) -> None:
     assert grew("tracker_webhook_events_total", type=kind, outcome="counted") == 1
     assert grew("tracker_webhook_events_total", type=kind, outcome="repeat") == 1
     assert grew("tracker_rollover_runs_total", result="ok") == 1
+
+
+def test_log_lines_carry_the_request_id(client, capsys) -> None:
+    import logging
+
+    handler = next(h for h in logging.getLogger("tracker").handlers if getattr(h, "_tracker", 0))
+    record = logging.LogRecord("tracker.test", logging.INFO, __file__, 1, "hello", None, None)
+    with client.application.test_request_context(headers={"X-Request-ID": "req-42"}):
+        from tracker.observability import _start
+
+        _start()
+        assert handler.filter(record)
+    line = handler.format(record)
+    assert "request_id=req-42" in line
+    assert line.endswith("hello")

@@ -139,8 +139,15 @@ def _check(app: Flask) -> None:
 def _logging(app: Flask) -> None:
     root = logging.getLogger("tracker")
     if not any(getattr(h, "_tracker", False) for h in root.handlers):
+        from tracker.observability import RequestIdFilter
+
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.addFilter(RequestIdFilter())
+        handler.setFormatter(
+            logging.Formatter(
+                "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"
+            )
+        )
         handler._tracker = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(logging.INFO)
