@@ -11,6 +11,7 @@ refund) never interleave and a concurrent repeat finds the first one committed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, replace
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from tracker import payments, services
@@ -88,11 +90,13 @@ def check_event(event: dict[str, Any]) -> None:
 def receive(event: dict[str, Any], payload: str) -> Receipt:
     """Store the event under its id unless stored already, then apply it if not yet applied.
 
-    Everything runs under the ledger lock (`serialize`); the caller commits. Application
-    errors are caught: the stored event stays unapplied (Receipt.applied False) for a
-    redelivery or `tracker reprocess`.
+    Everything that changes the ledger runs under the event's locks (see the module
+    docstring); the caller commits. Application errors are caught: the stored event stays
+    unapplied (Receipt.applied False) for a redelivery or `tracker reprocess`.
     """
     check_event(event)
+    if _dialect() == "postgresql":
+        return _receive_postgresql(event, payload)
     seen = db.session.execute(
         select(StripeEvent.applied_at, StripeEvent.outcome).where(StripeEvent.id == event["id"])
     ).first()
@@ -102,14 +106,7 @@ def receive(event: dict[str, Any], payload: str) -> Receipt:
     serialize()
     stored = _locked_event(event["id"])
     if stored is None:
-        row = StripeEvent(
-            id=event["id"],
-            type=event["type"],
-            livemode=event["livemode"],
-            created=_instant(event["created"]),
-            payload=payload,
-            received_at=services.now(),
-        )
+        row = StripeEvent(**_event_row(event, payload))
         try:
             with db.session.begin_nested():
                 db.session.add(row)
@@ -119,11 +116,46 @@ def receive(event: dict[str, Any], payload: str) -> Receipt:
             if stored is None:
                 raise
         else:
-            return _apply_stored(row, event, duplicate=False)
+            return _apply_stored(row.id, event, duplicate=False)
     if stored.applied_at is not None:
         log.info("stripe event repeated event=%s", stored.id)
         return Receipt(stored.id, True, True, stored.outcome or "")
-    return _apply_stored(stored, event, duplicate=True)
+    return _apply_stored(stored.id, event, duplicate=True)
+
+
+def _receive_postgresql(event: dict[str, Any], payload: str) -> Receipt:
+    # The primary key is the event's own lock: a concurrent insert of the same id waits for
+    # the first transaction and then does nothing; the row lock is held until commit.
+    inserted = db.session.execute(
+        pg_insert(StripeEvent)
+        .values(**_event_row(event, payload))
+        .on_conflict_do_nothing(index_elements=[StripeEvent.id])
+        .returning(StripeEvent.id)
+    ).first()
+    if inserted is not None:
+        lock_payments(event)
+        return _apply_stored(event["id"], event, duplicate=False)
+    stored = db.session.execute(
+        select(StripeEvent.applied_at, StripeEvent.outcome)
+        .where(StripeEvent.id == event["id"])
+        .with_for_update()
+    ).one()
+    if stored.applied_at is not None:
+        log.info("stripe event repeated event=%s", event["id"])
+        return Receipt(event["id"], True, True, stored.outcome or "")
+    lock_payments(event)
+    return _apply_stored(event["id"], event, duplicate=True)
+
+
+def _event_row(event: dict[str, Any], payload: str) -> dict[str, Any]:
+    return {
+        "id": event["id"],
+        "type": event["type"],
+        "livemode": event["livemode"],
+        "created": _instant(event["created"]),
+        "payload": payload,
+        "received_at": services.now(),
+    }
 
 
 def pending_event_ids() -> list[str]:
@@ -139,14 +171,18 @@ def pending_event_ids() -> list[str]:
 
 def apply_pending(event_id: str) -> Receipt:
     """Apply one stored event if it is still unapplied (the caller commits)."""
-    serialize()
-    stored = _locked_event(event_id)
+    postgresql = _dialect() == "postgresql"
+    if not postgresql:
+        serialize()
+    stored = _locked_event(event_id)  # on PostgreSQL the row lock comes first, as in receive
     if stored is None:
         raise LookupError(f"no stored event {event_id!r}")
     if stored.applied_at is not None:
         return Receipt(stored.id, True, True, stored.outcome or "")
     event = json.loads(stored.payload)
-    return _apply_stored(stored, event, duplicate=True)
+    if postgresql:
+        lock_payments(event)
+    return _apply_stored(stored.id, event, duplicate=True)
 
 
 def _locked_event(event_id: str) -> StripeEvent | None:
@@ -159,25 +195,30 @@ def _locked_event(event_id: str) -> StripeEvent | None:
     return result
 
 
-def _apply_stored(row: StripeEvent, event: dict[str, Any], *, duplicate: bool) -> Receipt:
+def _apply_stored(event_id: str, event: dict[str, Any], *, duplicate: bool) -> Receipt:
     try:
         with db.session.begin_nested():
             outcome = apply_event(event)
     except Exception:
-        log.exception("stripe event not applied event=%s type=%s", row.id, row.type)
-        row.outcome = "failed"
-        db.session.flush()
-        return Receipt(row.id, duplicate, False, "failed")
-    row.applied_at = services.now()
-    row.outcome = outcome[:64]
-    db.session.flush()
-    log.info("stripe event applied event=%s type=%s outcome=%s", row.id, row.type, outcome)
-    return Receipt(row.id, duplicate, True, outcome)
+        log.exception("stripe event not applied event=%s type=%s", event_id, event["type"])
+        _mark(event_id, applied_at=None, outcome="failed")
+        return Receipt(event_id, duplicate, False, "failed")
+    _mark(event_id, applied_at=services.now(), outcome=outcome[:64])
+    log.info("stripe event applied event=%s type=%s outcome=%s", event_id, event["type"], outcome)
+    return Receipt(event_id, duplicate, True, outcome)
+
+
+def _mark(event_id: str, *, applied_at: datetime | None, outcome: str) -> None:
+    db.session.execute(
+        update(StripeEvent)
+        .where(StripeEvent.id == event_id)
+        .values(applied_at=applied_at, outcome=outcome)
+    )
 
 
 def serialize() -> None:
-    """Take the ledger lock until the transaction ends; call it first in the transaction."""
-    dialect = db.session.get_bind().dialect.name
+    """Take the whole ledger until the transaction ends; call it first in the transaction."""
+    dialect = _dialect()
     if dialect == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
     elif dialect == "sqlite":
@@ -185,6 +226,67 @@ def serialize() -> None:
         # to busy_timeout. It also makes pysqlite open the transaction here; otherwise a
         # SAVEPOINT would open it and its RELEASE would commit on its own.
         db.session.execute(text("UPDATE stripe_events SET type = type WHERE 1 = 0"))
+
+
+def payment_keys(event: dict[str, Any]) -> list[str] | None:
+    """The PaymentIntent and invoice ids an event may change; None when they cannot be known.
+
+    None makes the event take the whole ledger (`serialize`); an empty list means it
+    changes no payment (ignored types, unpaid or subscription checkouts).
+    """
+    kind = event["type"]
+    obj: dict[str, Any] = event["data"]["object"]
+    keys: list[str | None]
+    if kind in CHECKOUT_PAID:
+        if obj.get("mode") != "payment" or obj.get("payment_status") != "paid":
+            return []
+        keys = [_id(obj.get("payment_intent")) or None]
+        if keys[0] is None:
+            return None  # counted under its session id: no key another event would take
+    elif kind == "payment_intent.succeeded":
+        keys = [_id(obj)]
+    elif kind == "invoice.paid":
+        intent = invoice_payment_intent(obj)
+        if intent is None:
+            return None  # newer API: the PaymentIntent is linked from elsewhere
+        keys = [_id(obj), intent]
+    elif kind == "invoice_payment.paid":
+        payment = obj.get("payment")
+        intent = _id(payment.get("payment_intent")) if isinstance(payment, dict) else None
+        keys = [intent, _id(obj.get("invoice"))]
+    elif kind in {"charge.refunded", "charge.dispute.closed"}:
+        intent = _id(obj.get("payment_intent"))
+        if intent is None:
+            return None  # a dispute is then found by its charge id
+        keys = [intent, _id(obj.get("invoice"))]
+    else:
+        return []
+    return sorted({key[:255] for key in keys if key})
+
+
+def lock_payments(event: dict[str, Any]) -> None:
+    """PostgreSQL: lock the ledger shared plus the event's payment keys, or all of it."""
+    keys = payment_keys(event)
+    if keys is None:
+        serialize()
+        return
+    hashes = sorted({_lock_hash(key) for key in keys})
+    calls = ", ".join(f"pg_advisory_xact_lock(:k{n})" for n in range(len(hashes)))
+    params: dict[str, int] = {f"k{n}": value for n, value in enumerate(hashes)}
+    # Target-list functions run left to right: the shared lock first, then sorted keys.
+    db.session.execute(
+        text(f"SELECT pg_advisory_xact_lock_shared(:key){', ' if calls else ''}{calls}"),
+        {"key": LOCK_KEY, **params},
+    )
+
+
+def _lock_hash(key: str) -> int:
+    value = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), signed=True)
+    return value ^ 1 if value == LOCK_KEY else value
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
 
 
 # --- applying ------------------------------------------------------------------
@@ -565,8 +667,12 @@ def _apply_adjustment(donation: Donation) -> None:
 
 
 def donation_by_key(external_key: str) -> Donation | None:
+    """The donation counted under this key, row-locked (FOR UPDATE) on PostgreSQL."""
     result: Donation | None = db.session.execute(
-        select(Donation).where(Donation.external_key == external_key)
+        select(Donation)
+        .where(Donation.external_key == external_key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     return result
 
@@ -574,7 +680,9 @@ def donation_by_key(external_key: str) -> Donation | None:
 def donation_for_intent(payment_intent_id: str) -> Donation | None:
     """The Stripe donation this PaymentIntent paid; links an invoice's donation when known.
 
-    A newly linked donation gets the refund and dispute figures already kept for it.
+    A newly linked donation gets the refund and dispute figures already kept for it. The
+    row is locked (FOR UPDATE) on PostgreSQL and read fresh, so two events holding different
+    keys that reach the same donation (two PaymentIntents of one invoice) take turns.
     """
     found: Donation | None = (
         db.session.execute(
@@ -586,6 +694,9 @@ def donation_for_intent(payment_intent_id: str) -> Donation | None:
                 )
             )
             .order_by(Donation.id)
+            .limit(1)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
         .scalars()
         .first()
