@@ -4,9 +4,48 @@
 the event and its effect commit together. Every effect is idempotent on its own (a payment is
 keyed by its PaymentIntent or invoice id, refunds keep the largest cumulative figure, disputes
 the latest decision), so a repeat, a replay or any delivery order ends in the same totals.
-Each delivery takes one ledger lock first (a PostgreSQL advisory lock, SQLite's write lock),
-so two events about the same payment (a checkout and its PaymentIntent, a payment and its
-refund) never interleave and a concurrent repeat finds the first one committed.
+
+Locking. SQLite has one writer: each delivery takes the write lock first (`serialize`).
+On PostgreSQL events about different payments run side by side:
+
+- The event row itself: `INSERT ... ON CONFLICT DO NOTHING` on the primary key. A second
+  delivery of the same id waits for the first transaction, then finds the row (applied, so
+  it answers 200 and changes nothing; or unapplied, so it locks the row FOR UPDATE and
+  applies it). Every path takes this row lock before any advisory lock (`apply_pending`
+  too), so the two kinds of lock never wait on each other in a cycle.
+- Then `lock_payments`: the ledger lock (`LOCK_KEY`) shared, plus an exclusive advisory
+  lock on each payment key the payload names, in sorted order (`payment_keys`): the
+  PaymentIntent of a checkout, payment_intent, charge, dispute, invoice (`payment_intent` or
+  `payments.data[].payment.payment_intent`) or invoice_payment; the invoice id of an invoice,
+  an invoice_payment, or a charge that names its invoice. An event that may change a payment
+  without naming its PaymentIntent (a checkout without one, counted by session id; an
+  invoice.paid of newer API versions; a refund or dispute without one) takes the ledger lock
+  exclusive instead (`serialize`). Events that change no payment take the shared lock
+  only.
+
+Why that is enough: every pair of events that touch the same row shares a key, or one of
+them holds the ledger exclusively:
+- a one-off donation (keyed by PaymentIntent P) is written by its checkout, its
+  payment_intent.succeeded, refunds and disputes of P: all hold P (or a checkout without P
+  is exclusive);
+- a monthly donation (keyed by invoice I) is written by invoice.paid (I and P, or
+  exclusive), invoice_payment.paid (P and I), and by refunds/disputes of P once
+  invoice_payment.paid linked P to I (they hold P, which both of the others hold too);
+- the refund/dispute row of P (payment_adjustments) is written by refunds, disputes and
+  invoice_payment.paid of P and read when counting P: all hold P; it is found by invoice id
+  (`_linked_intent`) only by an exclusive invoice.paid; by charge id only by an exclusive
+  dispute;
+- a payment kept for review is keyed like its donation (P, I, or a session id under the
+  exclusive lock), and invoice_payment.paid updates it by I, which it holds.
+Periods and the campaign's revision change by arithmetic in SQL (`UPDATE ... SET x = x + d`)
+under row locks, and a period is created by an insert that the loser of a race reads back,
+so those need no advisory key. As a second line, donation reads are `FOR UPDATE` (fresh),
+so two events that reach one donation through different PaymentIntents (two payments of one
+invoice) still take turns; and the unique keys (event id, Donation.external_key,
+payment_adjustments.payment_intent_id) refuse a second row whatever happens. A deadlock
+between row locks (possible only when a donation moves between months while another event
+adjusts it) fails that event's effect, which stays stored unapplied; the 5xx makes Stripe
+deliver it again.
 """
 
 from __future__ import annotations
