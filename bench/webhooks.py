@@ -4,9 +4,9 @@
     .venv/bin/python bench/webhooks.py --database-url postgresql://postgres@127.0.0.1/scratch
 
 The PostgreSQL database is wiped (schema public dropped) first: give a scratch one.
-Each run starts gunicorn (sync workers) on 127.0.0.1, posts signed events built like
-tests/stripe_events.py builds them, and reports events/s for new events (sequential and
-from many threads) and for repeated deliveries. Never run by `make test`.
+Each run starts gunicorn (sync workers unless --worker-class gthread) on 127.0.0.1, posts
+signed events built like tests/stripe_events.py builds them, and reports events/s for new
+events (sequential and from many threads) and for repeated deliveries. Never run by `make test`.
 """
 
 from __future__ import annotations
@@ -107,6 +107,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", help="scratch PostgreSQL URL (default: SQLite)")
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--worker-class", default="sync", choices=["sync", "gthread"], help="gunicorn workers"
+    )
+    parser.add_argument("--worker-threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument("--threads", type=int, default=16, help="concurrent clients")
     parser.add_argument("--events", type=int, default=400)
     args = parser.parse_args()
@@ -127,6 +131,8 @@ def main() -> None:
         gunicorn = Path(sys.executable).parent / "gunicorn"
         proc = subprocess.Popen(
             [str(gunicorn), "-w", str(args.workers), "-b", f"127.0.0.1:{port}"]
+            + ["-k", args.worker_class]
+            + (["--threads", str(args.worker_threads)] if args.worker_class == "gthread" else [])
             + ["--log-level", "warning", "wsgi:app"],
             cwd=ROOT,
             env={**env, "PYTHONUNBUFFERED": "1"},
@@ -152,7 +158,11 @@ def main() -> None:
             proc.wait(timeout=15)
     kind = "postgresql" if url.startswith("postgresql") else "sqlite"
     print(f"database            {kind}")
-    print(f"gunicorn            {args.workers} sync workers, {args.threads} client threads")
+    workers = f"{args.workers} {args.worker_class} workers"
+    if args.worker_class == "gthread":
+        workers += f" x {args.worker_threads} threads"
+    print(f"gunicorn            {workers}, {args.threads} client threads, {os.cpu_count()} CPUs")
+    print(f"events              {args.events} new concurrent, {args.events // 2} sequential")
     print(f"new, sequential     {sequential:8.1f} events/s")
     print(f"new, concurrent     {concurrent:8.1f} events/s")
     print(f"repeats, concurrent {repeated:8.1f} events/s")

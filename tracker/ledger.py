@@ -451,36 +451,30 @@ def count(payment: Payment, event_id: str) -> str:
     existing = donation_by_key(payment.external_key)
     if existing is not None:
         return _update_counted(existing, payment)
-    donation, created = record_payment(campaign, payment)
-    if not created:
-        return _update_counted(donation, payment)
+    donation = record_payment(campaign, payment)
     _resolve_review(payment.external_key, donation)
     return "counted"
 
 
-def record_payment(campaign: Campaign, payment: Payment) -> tuple[Donation, bool]:
-    """Record the donation with any refund or dispute that came first; (row, created)."""
+def record_payment(campaign: Campaign, payment: Payment) -> Donation:
+    """Record the donation with any refund or dispute that came first."""
     refunded, disputed = pending_adjustment(payment.payment_intent_id)
-    try:
-        with db.session.begin_nested():
-            donation = services.record_donation(
-                campaign,
-                amount_minor=payments.from_stripe_amount(payment.amount, payment.currency),
-                received_at=payment.created_at,
-                source="stripe",
-                external_key=payment.external_key,
-                currency=payment.currency,
-                payment_intent_id=payment.payment_intent_id,
-                frequency=payment.frequency,
-                refunded_minor=refunded,
-                disputed_minor=disputed,
-            )
-    except IntegrityError:
-        existing = donation_by_key(payment.external_key)
-        if existing is None:
-            raise
-        return existing, False
-    return donation, True
+    # No savepoint: under the event's locks no other delivery can count this key, and if
+    # something else did (an admin assigning it at that instant), Donation.external_key
+    # refuses the row, the event stays stored unapplied and its redelivery finds it counted.
+    donation = services.record_donation(
+        campaign,
+        amount_minor=payments.from_stripe_amount(payment.amount, payment.currency),
+        received_at=payment.created_at,
+        source="stripe",
+        external_key=payment.external_key,
+        currency=payment.currency,
+        payment_intent_id=payment.payment_intent_id,
+        frequency=payment.frequency,
+        refunded_minor=refunded,
+        disputed_minor=disputed,
+    )
+    return donation
 
 
 def _update_counted(donation: Donation, payment: Payment) -> str:
