@@ -174,11 +174,10 @@ def _receive_postgresql(event: dict[str, Any], payload: str) -> Receipt:
     if inserted is not None:
         lock_payments(event)
         return _apply_stored(event["id"], event, duplicate=False)
-    stored = db.session.execute(
-        select(StripeEvent.applied_at, StripeEvent.outcome)
-        .where(StripeEvent.id == event["id"])
-        .with_for_update()
-    ).one()
+    seen = select(StripeEvent.applied_at, StripeEvent.outcome).where(StripeEvent.id == event["id"])
+    stored = db.session.execute(seen).one()  # the usual repeat: committed and applied
+    if stored.applied_at is None:  # stored unapplied: one redelivery at a time applies it
+        stored = db.session.execute(seen.with_for_update()).one()
     if stored.applied_at is not None:
         log.info("stripe event repeated event=%s", event["id"])
         return Receipt(event["id"], True, True, stored.outcome or "")
