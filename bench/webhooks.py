@@ -149,7 +149,11 @@ def main() -> None:
             rate(base, payloads("warm", 20), 1)
             n = args.events
             sequential = rate(base, payloads("seq", n // 2), 1)
-            concurrent = rate(base, payloads("con", n), args.threads)
+            bodies = payloads("con", n)
+            before = (time.process_time(), _workers_cpu(proc.pid))
+            concurrent = rate(base, bodies, args.threads)
+            client_cpu = time.process_time() - before[0]
+            server_cpu = _workers_cpu(proc.pid) - before[1]
             repeats = payloads("con", n)
             random.Random(1).shuffle(repeats)
             repeated = rate(base, repeats, args.threads)
@@ -166,6 +170,25 @@ def main() -> None:
     print(f"new, sequential     {sequential:8.1f} events/s")
     print(f"new, concurrent     {concurrent:8.1f} events/s")
     print(f"repeats, concurrent {repeated:8.1f} events/s")
+    # Where the cores went in the concurrent run (PostgreSQL's own CPU is not counted).
+    print(f"CPU per new event   client {client_cpu / n * 1000:.1f} ms, ", end="")
+    print(f"gunicorn workers {server_cpu / n * 1000:.1f} ms")
+
+
+def _workers_cpu(master: int) -> float:
+    """CPU seconds (user + system) used so far by gunicorn's workers (Linux /proc)."""
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    except OSError:
+        return 0.0
+    total = 0
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":
