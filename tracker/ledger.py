@@ -165,22 +165,35 @@ def receive(event: dict[str, Any], payload: str) -> Receipt:
 def _receive_postgresql(event: dict[str, Any], payload: str) -> Receipt:
     # The primary key is the event's own lock: a concurrent insert of the same id waits for
     # the first transaction and then does nothing; the row lock is held until commit.
-    inserted = db.session.execute(
+    # One round trip: the INSERT, and the row as it stood before it (a data-modifying CTE is
+    # invisible to its own statement), so a repeat is answered from the same statement.
+    inserted = (
         pg_insert(StripeEvent)
         .values(**_event_row(event, payload))
         .on_conflict_do_nothing(index_elements=[StripeEvent.id])
         .returning(StripeEvent.id)
-    ).first()
-    if inserted is not None:
+        .cte("inserted")
+    )
+    here = StripeEvent.id == event["id"]
+    new_id, applied_at, outcome = db.session.execute(
+        select(
+            select(inserted.c.id).scalar_subquery(),
+            select(StripeEvent.applied_at).where(here).scalar_subquery(),
+            select(StripeEvent.outcome).where(here).scalar_subquery(),
+        )
+    ).one()
+    if new_id is not None:
         lock_payments(event)
         return _apply_stored(event["id"], event, duplicate=False)
-    seen = select(StripeEvent.applied_at, StripeEvent.outcome).where(StripeEvent.id == event["id"])
-    stored = db.session.execute(seen).one()  # the usual repeat: committed and applied
-    if stored.applied_at is None:  # stored unapplied: one redelivery at a time applies it
-        stored = db.session.execute(seen.with_for_update()).one()
-    if stored.applied_at is not None:
+    if applied_at is None:
+        # Stored unapplied, or committed by another delivery while this INSERT waited (after
+        # this statement's snapshot): read it again, locked, one redelivery at a time.
+        applied_at, outcome = db.session.execute(
+            select(StripeEvent.applied_at, StripeEvent.outcome).where(here).with_for_update()
+        ).one()
+    if applied_at is not None:
         log.info("stripe event repeated event=%s", event["id"])
-        return Receipt(event["id"], True, True, stored.outcome or "")
+        return Receipt(event["id"], True, True, outcome or "")
     lock_payments(event)
     return _apply_stored(event["id"], event, duplicate=True)
 
