@@ -4,9 +4,9 @@
     .venv/bin/python bench/webhooks.py --database-url postgresql://postgres@127.0.0.1/scratch
 
 The PostgreSQL database is wiped (schema public dropped) first: give a scratch one.
-Each run starts gunicorn (sync workers) on 127.0.0.1, posts signed events built like
-tests/stripe_events.py builds them, and reports events/s for new events (sequential and
-from many threads) and for repeated deliveries. Never run by `make test`.
+Each run starts gunicorn (sync workers unless --worker-class gthread) on 127.0.0.1, posts
+signed events built like tests/stripe_events.py builds them, and reports events/s for new
+events (sequential and from many threads) and for repeated deliveries. Never run by `make test`.
 """
 
 from __future__ import annotations
@@ -107,6 +107,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", help="scratch PostgreSQL URL (default: SQLite)")
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--worker-class", default="sync", choices=["sync", "gthread"], help="gunicorn workers"
+    )
+    parser.add_argument("--worker-threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument("--threads", type=int, default=16, help="concurrent clients")
     parser.add_argument("--events", type=int, default=400)
     args = parser.parse_args()
@@ -127,6 +131,8 @@ def main() -> None:
         gunicorn = Path(sys.executable).parent / "gunicorn"
         proc = subprocess.Popen(
             [str(gunicorn), "-w", str(args.workers), "-b", f"127.0.0.1:{port}"]
+            + ["-k", args.worker_class]
+            + (["--threads", str(args.worker_threads)] if args.worker_class == "gthread" else [])
             + ["--log-level", "warning", "wsgi:app"],
             cwd=ROOT,
             env={**env, "PYTHONUNBUFFERED": "1"},
@@ -143,7 +149,11 @@ def main() -> None:
             rate(base, payloads("warm", 20), 1)
             n = args.events
             sequential = rate(base, payloads("seq", n // 2), 1)
-            concurrent = rate(base, payloads("con", n), args.threads)
+            bodies = payloads("con", n)
+            before = (time.process_time(), _workers_cpu(proc.pid))
+            concurrent = rate(base, bodies, args.threads)
+            client_cpu = time.process_time() - before[0]
+            server_cpu = _workers_cpu(proc.pid) - before[1]
             repeats = payloads("con", n)
             random.Random(1).shuffle(repeats)
             repeated = rate(base, repeats, args.threads)
@@ -152,10 +162,33 @@ def main() -> None:
             proc.wait(timeout=15)
     kind = "postgresql" if url.startswith("postgresql") else "sqlite"
     print(f"database            {kind}")
-    print(f"gunicorn            {args.workers} sync workers, {args.threads} client threads")
+    workers = f"{args.workers} {args.worker_class} workers"
+    if args.worker_class == "gthread":
+        workers += f" x {args.worker_threads} threads"
+    print(f"gunicorn            {workers}, {args.threads} client threads, {os.cpu_count()} CPUs")
+    print(f"events              {args.events} new concurrent, {args.events // 2} sequential")
     print(f"new, sequential     {sequential:8.1f} events/s")
     print(f"new, concurrent     {concurrent:8.1f} events/s")
     print(f"repeats, concurrent {repeated:8.1f} events/s")
+    # Where the cores went in the concurrent run (PostgreSQL's own CPU is not counted).
+    print(f"CPU per new event   client {client_cpu / n * 1000:.1f} ms, ", end="")
+    print(f"gunicorn workers {server_cpu / n * 1000:.1f} ms")
+
+
+def _workers_cpu(master: int) -> float:
+    """CPU seconds (user + system) used so far by gunicorn's workers (Linux /proc)."""
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    except OSError:
+        return 0.0
+    total = 0
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

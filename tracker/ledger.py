@@ -4,13 +4,53 @@
 the event and its effect commit together. Every effect is idempotent on its own (a payment is
 keyed by its PaymentIntent or invoice id, refunds keep the largest cumulative figure, disputes
 the latest decision), so a repeat, a replay or any delivery order ends in the same totals.
-Each delivery takes one ledger lock first (a PostgreSQL advisory lock, SQLite's write lock),
-so two events about the same payment (a checkout and its PaymentIntent, a payment and its
-refund) never interleave and a concurrent repeat finds the first one committed.
+
+Locking. SQLite has one writer: each delivery takes the write lock first (`serialize`).
+On PostgreSQL events about different payments run side by side:
+
+- The event row itself: `INSERT ... ON CONFLICT DO NOTHING` on the primary key. A second
+  delivery of the same id waits for the first transaction, then finds the row (applied, so
+  it answers 200 and changes nothing; or unapplied, so it locks the row FOR UPDATE and
+  applies it). Every path takes this row lock before any advisory lock (`apply_pending`
+  too), so the two kinds of lock never wait on each other in a cycle.
+- Then `lock_payments`: the ledger lock (`LOCK_KEY`) shared, plus an exclusive advisory
+  lock on each payment key the payload names, in sorted order (`payment_keys`): the
+  PaymentIntent of a checkout, payment_intent, charge, dispute, invoice (`payment_intent` or
+  `payments.data[].payment.payment_intent`) or invoice_payment; the invoice id of an invoice,
+  an invoice_payment, or a charge that names its invoice. An event that may change a payment
+  without naming its PaymentIntent (a checkout without one, counted by session id; an
+  invoice.paid of newer API versions; a refund or dispute without one) takes the ledger lock
+  exclusive instead (`serialize`). Events that change no payment take the shared lock
+  only.
+
+Why that is enough: every pair of events that touch the same row shares a key, or one of
+them holds the ledger exclusively:
+- a one-off donation (keyed by PaymentIntent P) is written by its checkout, its
+  payment_intent.succeeded, refunds and disputes of P: all hold P (or a checkout without P
+  is exclusive);
+- a monthly donation (keyed by invoice I) is written by invoice.paid (I and P, or
+  exclusive), invoice_payment.paid (P and I), and by refunds/disputes of P once
+  invoice_payment.paid linked P to I (they hold P, which both of the others hold too);
+- the refund/dispute row of P (payment_adjustments) is written by refunds, disputes and
+  invoice_payment.paid of P and read when counting P: all hold P; it is found by invoice id
+  (`_linked_intent`) only by an exclusive invoice.paid; by charge id only by an exclusive
+  dispute;
+- a payment kept for review is keyed like its donation (P, I, or a session id under the
+  exclusive lock), and invoice_payment.paid updates it by I, which it holds.
+Periods and the campaign's revision change by arithmetic in SQL (`UPDATE ... SET x = x + d`)
+under row locks, and a period is created by an insert that the loser of a race reads back,
+so those need no advisory key. As a second line, donation reads are `FOR UPDATE` (fresh),
+so two events that reach one donation through different PaymentIntents (two payments of one
+invoice) still take turns; and the unique keys (event id, Donation.external_key,
+payment_adjustments.payment_intent_id) refuse a second row whatever happens. A deadlock
+between row locks (possible only when a donation moves between months while another event
+adjusts it) fails that event's effect, which stays stored unapplied; the 5xx makes Stripe
+deliver it again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, replace
@@ -18,6 +58,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from tracker import payments, services
@@ -88,11 +129,13 @@ def check_event(event: dict[str, Any]) -> None:
 def receive(event: dict[str, Any], payload: str) -> Receipt:
     """Store the event under its id unless stored already, then apply it if not yet applied.
 
-    Everything runs under the ledger lock (`serialize`); the caller commits. Application
-    errors are caught: the stored event stays unapplied (Receipt.applied False) for a
-    redelivery or `tracker reprocess`.
+    Everything that changes the ledger runs under the event's locks (see the module
+    docstring); the caller commits. Application errors are caught: the stored event stays
+    unapplied (Receipt.applied False) for a redelivery or `tracker reprocess`.
     """
     check_event(event)
+    if _dialect() == "postgresql":
+        return _receive_postgresql(event, payload)
     seen = db.session.execute(
         select(StripeEvent.applied_at, StripeEvent.outcome).where(StripeEvent.id == event["id"])
     ).first()
@@ -102,14 +145,7 @@ def receive(event: dict[str, Any], payload: str) -> Receipt:
     serialize()
     stored = _locked_event(event["id"])
     if stored is None:
-        row = StripeEvent(
-            id=event["id"],
-            type=event["type"],
-            livemode=event["livemode"],
-            created=_instant(event["created"]),
-            payload=payload,
-            received_at=services.now(),
-        )
+        row = StripeEvent(**_event_row(event, payload))
         try:
             with db.session.begin_nested():
                 db.session.add(row)
@@ -119,11 +155,58 @@ def receive(event: dict[str, Any], payload: str) -> Receipt:
             if stored is None:
                 raise
         else:
-            return _apply_stored(row, event, duplicate=False)
+            return _apply_stored(row.id, event, duplicate=False)
     if stored.applied_at is not None:
         log.info("stripe event repeated event=%s", stored.id)
         return Receipt(stored.id, True, True, stored.outcome or "")
-    return _apply_stored(stored, event, duplicate=True)
+    return _apply_stored(stored.id, event, duplicate=True)
+
+
+def _receive_postgresql(event: dict[str, Any], payload: str) -> Receipt:
+    # The primary key is the event's own lock: a concurrent insert of the same id waits for
+    # the first transaction and then does nothing; the row lock is held until commit.
+    # One round trip: the INSERT, and the row as it stood before it (a data-modifying CTE is
+    # invisible to its own statement), so a repeat is answered from the same statement.
+    inserted = (
+        pg_insert(StripeEvent)
+        .values(**_event_row(event, payload))
+        .on_conflict_do_nothing(index_elements=[StripeEvent.id])
+        .returning(StripeEvent.id)
+        .cte("inserted")
+    )
+    here = StripeEvent.id == event["id"]
+    new_id, applied_at, outcome = db.session.execute(
+        select(
+            select(inserted.c.id).scalar_subquery(),
+            select(StripeEvent.applied_at).where(here).scalar_subquery(),
+            select(StripeEvent.outcome).where(here).scalar_subquery(),
+        )
+    ).one()
+    if new_id is not None:
+        lock_payments(event)
+        return _apply_stored(event["id"], event, duplicate=False)
+    if applied_at is None:
+        # Stored unapplied, or committed by another delivery while this INSERT waited (after
+        # this statement's snapshot): read it again, locked, one redelivery at a time.
+        applied_at, outcome = db.session.execute(
+            select(StripeEvent.applied_at, StripeEvent.outcome).where(here).with_for_update()
+        ).one()
+    if applied_at is not None:
+        log.info("stripe event repeated event=%s", event["id"])
+        return Receipt(event["id"], True, True, outcome or "")
+    lock_payments(event)
+    return _apply_stored(event["id"], event, duplicate=True)
+
+
+def _event_row(event: dict[str, Any], payload: str) -> dict[str, Any]:
+    return {
+        "id": event["id"],
+        "type": event["type"],
+        "livemode": event["livemode"],
+        "created": _instant(event["created"]),
+        "payload": payload,
+        "received_at": services.now(),
+    }
 
 
 def pending_event_ids() -> list[str]:
@@ -139,14 +222,18 @@ def pending_event_ids() -> list[str]:
 
 def apply_pending(event_id: str) -> Receipt:
     """Apply one stored event if it is still unapplied (the caller commits)."""
-    serialize()
-    stored = _locked_event(event_id)
+    postgresql = _dialect() == "postgresql"
+    if not postgresql:
+        serialize()
+    stored = _locked_event(event_id)  # on PostgreSQL the row lock comes first, as in receive
     if stored is None:
         raise LookupError(f"no stored event {event_id!r}")
     if stored.applied_at is not None:
         return Receipt(stored.id, True, True, stored.outcome or "")
     event = json.loads(stored.payload)
-    return _apply_stored(stored, event, duplicate=True)
+    if postgresql:
+        lock_payments(event)
+    return _apply_stored(stored.id, event, duplicate=True)
 
 
 def _locked_event(event_id: str) -> StripeEvent | None:
@@ -159,25 +246,30 @@ def _locked_event(event_id: str) -> StripeEvent | None:
     return result
 
 
-def _apply_stored(row: StripeEvent, event: dict[str, Any], *, duplicate: bool) -> Receipt:
+def _apply_stored(event_id: str, event: dict[str, Any], *, duplicate: bool) -> Receipt:
     try:
         with db.session.begin_nested():
             outcome = apply_event(event)
     except Exception:
-        log.exception("stripe event not applied event=%s type=%s", row.id, row.type)
-        row.outcome = "failed"
-        db.session.flush()
-        return Receipt(row.id, duplicate, False, "failed")
-    row.applied_at = services.now()
-    row.outcome = outcome[:64]
-    db.session.flush()
-    log.info("stripe event applied event=%s type=%s outcome=%s", row.id, row.type, outcome)
-    return Receipt(row.id, duplicate, True, outcome)
+        log.exception("stripe event not applied event=%s type=%s", event_id, event["type"])
+        _mark(event_id, applied_at=None, outcome="failed")
+        return Receipt(event_id, duplicate, False, "failed")
+    _mark(event_id, applied_at=services.now(), outcome=outcome[:64])
+    log.info("stripe event applied event=%s type=%s outcome=%s", event_id, event["type"], outcome)
+    return Receipt(event_id, duplicate, True, outcome)
+
+
+def _mark(event_id: str, *, applied_at: datetime | None, outcome: str) -> None:
+    db.session.execute(
+        update(StripeEvent)
+        .where(StripeEvent.id == event_id)
+        .values(applied_at=applied_at, outcome=outcome)
+    )
 
 
 def serialize() -> None:
-    """Take the ledger lock until the transaction ends; call it first in the transaction."""
-    dialect = db.session.get_bind().dialect.name
+    """Take the whole ledger until the transaction ends; call it first in the transaction."""
+    dialect = _dialect()
     if dialect == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
     elif dialect == "sqlite":
@@ -185,6 +277,67 @@ def serialize() -> None:
         # to busy_timeout. It also makes pysqlite open the transaction here; otherwise a
         # SAVEPOINT would open it and its RELEASE would commit on its own.
         db.session.execute(text("UPDATE stripe_events SET type = type WHERE 1 = 0"))
+
+
+def payment_keys(event: dict[str, Any]) -> list[str] | None:
+    """The PaymentIntent and invoice ids an event may change; None when they cannot be known.
+
+    None makes the event take the whole ledger (`serialize`); an empty list means it
+    changes no payment (ignored types, unpaid or subscription checkouts).
+    """
+    kind = event["type"]
+    obj: dict[str, Any] = event["data"]["object"]
+    keys: list[str | None]
+    if kind in CHECKOUT_PAID:
+        if obj.get("mode") != "payment" or obj.get("payment_status") != "paid":
+            return []
+        keys = [_id(obj.get("payment_intent")) or None]
+        if keys[0] is None:
+            return None  # counted under its session id: no key another event would take
+    elif kind == "payment_intent.succeeded":
+        keys = [_id(obj)]
+    elif kind == "invoice.paid":
+        intent = invoice_payment_intent(obj)
+        if intent is None:
+            return None  # newer API: the PaymentIntent is linked from elsewhere
+        keys = [_id(obj), intent]
+    elif kind == "invoice_payment.paid":
+        payment = obj.get("payment")
+        intent = _id(payment.get("payment_intent")) if isinstance(payment, dict) else None
+        keys = [intent, _id(obj.get("invoice"))]
+    elif kind in {"charge.refunded", "charge.dispute.closed"}:
+        intent = _id(obj.get("payment_intent"))
+        if intent is None:
+            return None  # a dispute is then found by its charge id
+        keys = [intent, _id(obj.get("invoice"))]
+    else:
+        return []
+    return sorted({key[:255] for key in keys if key})
+
+
+def lock_payments(event: dict[str, Any]) -> None:
+    """PostgreSQL: lock the ledger shared plus the event's payment keys, or all of it."""
+    keys = payment_keys(event)
+    if keys is None:
+        serialize()
+        return
+    hashes = sorted({_lock_hash(key) for key in keys})
+    calls = ", ".join(f"pg_advisory_xact_lock(:k{n})" for n in range(len(hashes)))
+    params: dict[str, int] = {f"k{n}": value for n, value in enumerate(hashes)}
+    # Target-list functions run left to right: the shared lock first, then sorted keys.
+    db.session.execute(
+        text(f"SELECT pg_advisory_xact_lock_shared(:key){', ' if calls else ''}{calls}"),
+        {"key": LOCK_KEY, **params},
+    )
+
+
+def _lock_hash(key: str) -> int:
+    value = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), signed=True)
+    return value ^ 1 if value == LOCK_KEY else value
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
 
 
 # --- applying ------------------------------------------------------------------
@@ -310,36 +463,30 @@ def count(payment: Payment, event_id: str) -> str:
     existing = donation_by_key(payment.external_key)
     if existing is not None:
         return _update_counted(existing, payment)
-    donation, created = record_payment(campaign, payment)
-    if not created:
-        return _update_counted(donation, payment)
+    donation = record_payment(campaign, payment)
     _resolve_review(payment.external_key, donation)
     return "counted"
 
 
-def record_payment(campaign: Campaign, payment: Payment) -> tuple[Donation, bool]:
-    """Record the donation with any refund or dispute that came first; (row, created)."""
+def record_payment(campaign: Campaign, payment: Payment) -> Donation:
+    """Record the donation with any refund or dispute that came first."""
     refunded, disputed = pending_adjustment(payment.payment_intent_id)
-    try:
-        with db.session.begin_nested():
-            donation = services.record_donation(
-                campaign,
-                amount_minor=payments.from_stripe_amount(payment.amount, payment.currency),
-                received_at=payment.created_at,
-                source="stripe",
-                external_key=payment.external_key,
-                currency=payment.currency,
-                payment_intent_id=payment.payment_intent_id,
-                frequency=payment.frequency,
-                refunded_minor=refunded,
-                disputed_minor=disputed,
-            )
-    except IntegrityError:
-        existing = donation_by_key(payment.external_key)
-        if existing is None:
-            raise
-        return existing, False
-    return donation, True
+    # No savepoint: under the event's locks no other delivery can count this key, and if
+    # something else did (an admin assigning it at that instant), Donation.external_key
+    # refuses the row, the event stays stored unapplied and its redelivery finds it counted.
+    donation = services.record_donation(
+        campaign,
+        amount_minor=payments.from_stripe_amount(payment.amount, payment.currency),
+        received_at=payment.created_at,
+        source="stripe",
+        external_key=payment.external_key,
+        currency=payment.currency,
+        payment_intent_id=payment.payment_intent_id,
+        frequency=payment.frequency,
+        refunded_minor=refunded,
+        disputed_minor=disputed,
+    )
+    return donation
 
 
 def _update_counted(donation: Donation, payment: Payment) -> str:
@@ -565,8 +712,12 @@ def _apply_adjustment(donation: Donation) -> None:
 
 
 def donation_by_key(external_key: str) -> Donation | None:
+    """The donation counted under this key, row-locked (FOR UPDATE) on PostgreSQL."""
     result: Donation | None = db.session.execute(
-        select(Donation).where(Donation.external_key == external_key)
+        select(Donation)
+        .where(Donation.external_key == external_key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     return result
 
@@ -574,7 +725,9 @@ def donation_by_key(external_key: str) -> Donation | None:
 def donation_for_intent(payment_intent_id: str) -> Donation | None:
     """The Stripe donation this PaymentIntent paid; links an invoice's donation when known.
 
-    A newly linked donation gets the refund and dispute figures already kept for it.
+    A newly linked donation gets the refund and dispute figures already kept for it. The
+    row is locked (FOR UPDATE) on PostgreSQL and read fresh, so two events holding different
+    keys that reach the same donation (two PaymentIntents of one invoice) take turns.
     """
     found: Donation | None = (
         db.session.execute(
@@ -586,6 +739,9 @@ def donation_for_intent(payment_intent_id: str) -> Donation | None:
                 )
             )
             .order_by(Donation.id)
+            .limit(1)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
         .scalars()
         .first()
