@@ -164,9 +164,10 @@ class Pair:
         return statistics.median(self.a) / statistics.median(self.b)
 
     def line(self) -> str:
+        rounds = " ".join(f"{a:,.0f}/{b:,.0f}" for a, b in zip(self.a, self.b, strict=True))
         return (
             f"| {self.label} | {statistics.median(self.a):,.0f} | "
-            f"{statistics.median(self.b):,.0f} | {self.ratio:.2f} |"
+            f"{statistics.median(self.b):,.0f} | {self.ratio:.2f} | {rounds} |"
         )
 
 
@@ -187,7 +188,9 @@ def alternate(label: str, run_a, run_b, rounds: int) -> Pair:  # type: ignore[no
 
 def make_database(directory: Path, donations: int) -> dict[str, str]:
     """A migrated SQLite database with campaign `bench` and `donations` donations."""
-    path = directory / f"bench-{donations}.db"
+    directory = directory / f"db-{donations}-{len(list(directory.glob('db-*')))}"
+    directory.mkdir()
+    path = directory / "bench.db"
     env = {
         "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{path}",
         "SECRET_KEY": "bench",
@@ -265,8 +268,8 @@ def reads(args: argparse.Namespace, work: Path, results: list[str]) -> None:
             (bodies / name).write_bytes(body)
             targets.append((label, path, body, ctype, etag, name))
     results.append("\n### Widget reads against a bare Flask app with the same body\n")
-    results.append("| read | tracker req/s | baseline req/s | ratio |")
-    results.append("| --- | ---: | ---: | ---: |")
+    results.append("| read | tracker req/s | baseline req/s | ratio | rounds (A/B) |")
+    results.append("| --- | ---: | ---: | ---: | --- |")
     print("\n".join(results[-3:]))
     for kind in ("gunicorn", "granian"):
         for label, path, body, ctype, etag, name in targets:
@@ -291,8 +294,8 @@ def reads(args: argparse.Namespace, work: Path, results: list[str]) -> None:
         results.append("\n(nginx not installed: static-file comparison skipped)")
         return
     results.append("\n### Widget reads under granian against nginx serving the same bytes\n")
-    results.append("| read | tracker req/s | nginx req/s | ratio |")
-    results.append("| --- | ---: | ---: | ---: |")
+    results.append("| read | tracker req/s | nginx req/s | ratio | rounds (A/B) |")
+    results.append("| --- | ---: | ---: | ---: | --- |")
     with server("granian", "wsgi:app", env, "/healthz") as tracker_base, nginx(bodies) as nx:
         for label, path, body, ctype, etag, name in targets:
             pair = alternate(
@@ -303,9 +306,9 @@ def reads(args: argparse.Namespace, work: Path, results: list[str]) -> None:
             )
             results.append(pair.line())
     # For scale: the bare baselines themselves, one server against the other.
-    results.append("\n### Servers compared (bare Flask app, progress-sized body)\n")
-    results.append("| pair | A req/s | B req/s | A/B |")
-    results.append("| --- | ---: | ---: | ---: |")
+    results.append("\n### Servers compared (tracker's progress read under each)\n")
+    results.append("| pair | A req/s | B req/s | A/B | rounds (A/B) |")
+    results.append("| --- | ---: | ---: | ---: | --- |")
     label, path, body, ctype, etag, name = targets[0]
     bare_env = {
         "BENCH_BODY_FILE": str(bodies / name),
@@ -329,8 +332,8 @@ def growth(args: argparse.Namespace, work: Path, results: list[str]) -> None:
     small = make_database(work, 200)
     large = make_database(work, 200_000)
     results.append("\n### Growth: 200,000 donations against 200 (granian)\n")
-    results.append("| read | 200k req/s | 200 req/s | ratio |")
-    results.append("| --- | ---: | ---: | ---: |")
+    results.append("| read | 200k req/s | 200 req/s | ratio | rounds (A/B) |")
+    results.append("| --- | ---: | ---: | ---: | --- |")
     with (
         server("granian", "wsgi:app", large, "/healthz") as big,
         server("granian", "wsgi:app", small, "/healthz") as little,
@@ -388,15 +391,17 @@ def main() -> None:
         f"{args.rounds} rounds, A/B alternated, medians. gunicorn {' '.join(GUNICORN)}; "
         f"granian {' '.join(GRANIAN)}.",
     ]
-    with tempfile.TemporaryDirectory(prefix="tracker-bench-") as tmp:
-        work = Path(tmp)
-        for section in sections:
-            {"reads": reads, "growth": growth, "scripts": scripts}[section](args, work, results)
-    text = "\n".join(results) + "\n"
-    print("\n" + text)
-    if args.write:
-        with args.write.open("a") as fh:
-            fh.write("\n" + text)
+    try:
+        with tempfile.TemporaryDirectory(prefix="tracker-bench-") as tmp:
+            work = Path(tmp)
+            for section in sections:
+                {"reads": reads, "growth": growth, "scripts": scripts}[section](args, work, results)
+    finally:  # what was measured is kept even when a later section fails
+        text = "\n".join(results) + "\n"
+        print("\n" + text)
+        if args.write:
+            with args.write.open("a") as fh:
+                fh.write("\n" + text)
 
 
 if __name__ == "__main__":
