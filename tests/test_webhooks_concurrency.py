@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import random
-import socket
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,8 +11,8 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from tests import servers
 from tests import stripe_events as se
-from tests.conftest import WEBHOOK_SECRET
 from tests.factories import make_campaign
 from tracker.extensions import db as sa_db
 from tracker.models import Donation, Period, StripeEvent
@@ -28,66 +23,13 @@ NOV_10 = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture()
 def server(database_url, db, tmp_path):
+    """Four gunicorn workers on the test database (PostgreSQL only)."""
     if not database_url.startswith("postgresql"):
         pytest.skip("concurrency across processes is tested on PostgreSQL (TEST_DATABASE_URL)")
-    port = free_port()
-    env = dict(
-        os.environ,
-        DATABASE_URL=database_url,
-        SECRET_KEY="concurrency-test",
-        STRIPE_SECRET_KEY="sk_test_123",
-        STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-        TRACKER_ENV="test",
-        TRACKER_INSTANCE_PATH=str(tmp_path),
-    )
-    gunicorn = Path(sys.executable).parent / "gunicorn"
-    proc = subprocess.Popen(
-        [
-            str(gunicorn),
-            "-w",
-            "4",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "--graceful-timeout",
-            "2",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None:
-                pytest.fail("gunicorn exited: " + proc.stderr.read().decode()[-2000:])
-            time.sleep(0.05)
-        else:
-            pytest.fail("gunicorn did not answer /healthz")
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with servers.gunicorn(servers.server_env(database_url, tmp_path), workers=4) as running:
+        yield running.base
 
 
 def test_concurrent_repeats_count_each_payment_once(server, db) -> None:
