@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -125,7 +126,7 @@ class HotCache:
     def __init__(self, load_states: Callable[[], dict[str, CampaignState]]) -> None:
         self._load_states = load_states
         self._states: dict[str, CampaignState] = {}
-        self._read_at = float("-inf")
+        self._read_at = -math.inf
         self._generation = -1
         self._entries: dict[Hashable, Entry] = {}
         self._buckets: dict[str, tuple[datetime, datetime]] = {}
@@ -193,7 +194,7 @@ class HotCache:
         with self._lock:
             self._entries.clear()
             self._buckets.clear()
-            self._read_at = float("-inf")
+            self._read_at = -math.inf
 
 
 def load_states_from(session_factory: Callable[[], Any]) -> Callable[[], dict[str, CampaignState]]:
