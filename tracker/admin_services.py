@@ -26,7 +26,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from tracker import payments, services
+from tracker import ledger, payments, services
 from tracker.domain import money
 from tracker.domain.periods import Period as Month
 from tracker.domain.periods import periods_between
@@ -36,7 +36,6 @@ from tracker.models import (
     AuditEntry,
     Campaign,
     Donation,
-    PaymentAdjustment,
     Period,
     ReviewPayment,
 )
@@ -461,18 +460,8 @@ def assign_review(review: ReviewPayment, campaign: Campaign, actor: str) -> Dona
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         raise AdminError(f"payment {review.external_key} was already assigned")
-    refunded = disputed = 0
-    if review.payment_intent_id:
-        adjustment = db.session.execute(
-            select(PaymentAdjustment).where(
-                PaymentAdjustment.payment_intent_id == review.payment_intent_id
-            )
-        ).scalar_one_or_none()
-        if adjustment is not None:
-            refunded, disputed = adjustment.refunded_minor, adjustment.disputed_minor
-            # Only a lost dispute takes money out (SPEC); a won or open one does not.
-            if adjustment.dispute_status not in (None, "lost"):
-                disputed = 0
+    # Any refund or lost dispute Stripe reported before the payment was assigned.
+    refunded, disputed = ledger.pending_adjustment(review.payment_intent_id)
     donation = services.record_donation(
         campaign,
         amount_minor=review.amount_minor,

@@ -693,7 +693,9 @@ def pending_adjustment(payment_intent_id: str | None) -> tuple[int, int]:
     found = _adjustment(payment_intent_id) if payment_intent_id else None
     if found is None:
         return 0, 0
-    return found.refunded_minor, found.disputed_minor
+    # Only a lost dispute takes money out (SPEC); a won or open one does not.
+    disputed = found.disputed_minor if found.dispute_status in (None, "lost") else 0
+    return found.refunded_minor, disputed
 
 
 def _adjustment(payment_intent_id: str) -> PaymentAdjustment | None:
