@@ -1,32 +1,36 @@
-"""Stripe webhook throughput (events/s): sequential and concurrent, SQLite and PostgreSQL.
+"""Stripe webhook throughput: signed checkout.session.completed events per second.
 
     .venv/bin/python bench/webhooks.py                       # SQLite in a temp dir
     .venv/bin/python bench/webhooks.py --database-url postgresql://postgres@127.0.0.1/scratch
 
 The PostgreSQL database is wiped (schema public dropped) first: give a scratch one.
-Each run starts gunicorn (sync workers unless --worker-class gthread) on 127.0.0.1, posts
-signed events built like tests/stripe_events.py builds them, and reports events/s for new
-events (sequential and from many threads) and for repeated deliveries. Never run by `make test`.
+The app runs under the recommended server (granian; --server gunicorn for gunicorn's sync
+workers) on 127.0.0.1. wrk posts events signed beforehand (bench/webhooks.lua), each one
+once, so the client costs little of the 2 cores. Each round posts fresh events for
+--seconds, then the same events again (repeats), and checks the database after: every
+answered event counted exactly once, each period's total equal to its donations. Rounds
+alternate new and repeated deliveries; figures are medians. Never run by `make test`.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import random
+import re
+import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-import requests
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
 from config import normalize_database_url  # noqa: E402
@@ -34,6 +38,7 @@ from tests import stripe_events as se  # noqa: E402
 
 SECRET = "whsec_bench"
 NOV_10 = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
+SCRIPT = Path(__file__).with_suffix(".lua")
 
 
 def free_port() -> int:
@@ -49,7 +54,7 @@ def prepare(url: str, env: dict[str, str]) -> None:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
         engine.dispose()
-    flask = [str(Path(sys.executable).parent / "flask"), "--app", "wsgi"]
+    flask = [str(BIN / "flask"), "--app", "wsgi"]
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run(
         [*flask, "tracker", "create-campaign", "bench", "--name", "Bench", "--currency", "USD"]
@@ -61,59 +66,109 @@ def prepare(url: str, env: dict[str, str]) -> None:
     )
 
 
-def payloads(prefix: str, count: int) -> list[bytes]:
-    out = []
-    for n in range(count):
-        obj = se.checkout_session(
-            session_id=f"cs_{prefix}{n}",
-            payment_intent=f"pi_{prefix}{n}",
-            amount=1000 + n,
-            created=NOV_10,
-            campaign="bench",
+def write_events(path: Path, prefix: str, count: int) -> None:
+    """`count` signed events (Stripe's example objects), in the format webhooks.lua reads."""
+    with path.open("wb") as out:
+        for n in range(count):
+            obj = se.checkout_session(
+                session_id=f"cs_{prefix}{n}",
+                payment_intent=f"pi_{prefix}{n}",
+                amount=1000 + n % 977,
+                created=NOV_10,
+                campaign="bench",
+            )
+            payload = se.body(
+                se.event("checkout.session.completed", obj, event_id=f"evt_{prefix}{n}")
+            )
+            out.write(f"{se.sign(payload, SECRET)} {len(payload)}\n".encode() + payload)
+
+
+def wrk(
+    base: str, events: Path, seconds: int, threads: int, connections: int
+) -> dict[str, int | float]:
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
+        + ["-s", str(SCRIPT), base, "--", str(events), str(threads)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
+    done = re.search(r"(\d+) requests in", out.stdout)
+    tally = re.search(r"webhooks sent=(\d+) failed=(\d+) wrapped=(\d+)", out.stdout)
+    if not (rate and done and tally):
+        raise RuntimeError(out.stdout + out.stderr)
+    result = {
+        "rate": float(rate.group(1)),
+        "answered": int(done.group(1)),
+        "sent": int(tally.group(1)),
+        "failed": int(tally.group(2)),
+        "wrapped": int(tally.group(3)),
+    }
+    if result["failed"]:
+        raise RuntimeError(f"{result['failed']} events answered other than 200\n{out.stderr}")
+    return result
+
+
+def check(url: str, prefix: str, answered: int, sent: int) -> int:
+    """Every answered event of this round counted once; totals equal their donations."""
+    engine = create_engine(url)
+    time.sleep(1)  # requests still in flight when wrk stopped
+    with engine.connect() as conn:
+        counted = conn.execute(
+            text("SELECT count(*) FROM donations WHERE external_key LIKE :p"),
+            {"p": f"pi_{prefix}%"},
+        ).scalar_one()
+        applied = conn.execute(
+            text("SELECT count(*) FROM stripe_events WHERE id LIKE :p AND applied_at IS NOT NULL"),
+            {"p": f"evt_{prefix}%"},
+        ).scalar_one()
+        wrong = conn.execute(
+            text(
+                "SELECT count(*) FROM periods p WHERE raised_minor <> (SELECT coalesce(sum("
+                "amount_minor - refunded_minor - disputed_minor), 0) FROM donations d "
+                "WHERE d.period_id = p.id) OR donations <> (SELECT count(*) FROM donations d "
+                "WHERE d.period_id = p.id)"
+            )
+        ).scalar_one()
+    engine.dispose()
+    if not answered <= counted <= sent or counted != applied or wrong:
+        raise RuntimeError(
+            f"round {prefix}: answered {answered}, sent {sent}, counted {counted}, "
+            f"applied {applied}, periods off {wrong}"
         )
-        out.append(
-            se.body(se.event("checkout.session.completed", obj, event_id=f"evt_{prefix}{n}"))
-        )
-    return out
+    return int(counted)
 
 
-def rate(base: str, bodies: list[bytes], threads: int) -> float:
-    session_by_thread: dict[int, requests.Session] = {}
-
-    def post(payload: bytes) -> None:
-        import threading
-
-        session = session_by_thread.setdefault(threading.get_ident(), requests.Session())
-        response = session.post(
-            f"{base}/webhooks/stripe",
-            data=payload,
-            headers={"Stripe-Signature": se.sign(payload, SECRET)},
-            timeout=60,
-        )
-        if response.status_code != 200:
-            raise RuntimeError(f"{response.status_code} {response.text[:200]}")
-
-    start = time.perf_counter()
-    if threads == 1:
-        for payload in bodies:
-            post(payload)
+def start(args: argparse.Namespace, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    if args.server == "granian":
+        cmd = [str(BIN / "granian"), "--interface", "wsgi", "--workers", str(args.workers)]
+        cmd += ["--blocking-threads", str(args.worker_threads), "--no-access-log"]
+        cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "wsgi:app"]
     else:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            list(pool.map(post, bodies))
-    return len(bodies) / (time.perf_counter() - start)
+        cmd = [str(BIN / "gunicorn"), "-w", str(args.workers), "-k", args.worker_class]
+        if args.worker_class == "gthread":
+            cmd += ["--threads", str(args.worker_threads)]
+        cmd += ["-b", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"]
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", help="scratch PostgreSQL URL (default: SQLite)")
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument(
-        "--worker-class", default="sync", choices=["sync", "gthread"], help="gunicorn workers"
-    )
-    parser.add_argument("--worker-threads", type=int, default=4, help="threads per gthread worker")
-    parser.add_argument("--threads", type=int, default=16, help="concurrent clients")
-    parser.add_argument("--events", type=int, default=400)
+    parser.add_argument("--server", default="granian", choices=["granian", "gunicorn"])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    parser.add_argument("--worker-threads", type=int, default=8, help="threads per worker")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--events", type=int, default=5000, help="new events per round")
     args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (apt-get install wrk); `make bench` installs it")
 
     with tempfile.TemporaryDirectory() as tmp:
         url = normalize_database_url(args.database_url or f"sqlite:///{tmp}/bench.db")
@@ -125,69 +180,113 @@ def main() -> None:
             STRIPE_WEBHOOK_SECRET=SECRET,
             TRACKER_ENV="development",
             TRACKER_INSTANCE_PATH=tmp,
+            PYTHONUNBUFFERED="1",
         )
         prepare(url, env)
         port = free_port()
-        gunicorn = Path(sys.executable).parent / "gunicorn"
-        proc = subprocess.Popen(
-            [str(gunicorn), "-w", str(args.workers), "-b", f"127.0.0.1:{port}"]
-            + ["-k", args.worker_class]
-            + (["--threads", str(args.worker_threads)] if args.worker_class == "gthread" else [])
-            + ["--log-level", "warning", "wsgi:app"],
-            cwd=ROOT,
-            env={**env, "PYTHONUNBUFFERED": "1"},
-            stdout=subprocess.DEVNULL,
-        )
+        proc = start(args, env, port)
         base = f"http://127.0.0.1:{port}"
+        new: list[float] = []
+        repeats: list[float] = []
+        sequential: list[float] = []
+        cpu: list[float] = []
+        db_cpu: list[float] = []
+        counted = 0
         try:
-            for _ in range(300):
-                try:
-                    requests.get(f"{base}/healthz", timeout=2)
-                    break
-                except requests.RequestException:
-                    time.sleep(0.1)
-            rate(base, payloads("warm", 20), 1)
-            n = args.events
-            sequential = rate(base, payloads("seq", n // 2), 1)
-            bodies = payloads("con", n)
-            before = (time.process_time(), _workers_cpu(proc.pid))
-            concurrent = rate(base, bodies, args.threads)
-            client_cpu = time.process_time() - before[0]
-            server_cpu = _workers_cpu(proc.pid) - before[1]
-            repeats = payloads("con", n)
-            random.Random(1).shuffle(repeats)
-            repeated = rate(base, repeats, args.threads)
+            _wait(base)
+            warm = Path(tmp) / "warm.events"
+            write_events(warm, "warm", 200)
+            wrk(base, warm, 1, 1, 4)
+            for n in range(args.rounds):
+                events = Path(tmp) / f"round{n}.events"
+                prefix = f"r{n}x"
+                write_events(events, prefix, args.events)
+                before = _server_cpu(proc.pid), _postgres_cpu()
+                fresh = wrk(base, events, args.seconds, 2, args.connections)
+                spent = _server_cpu(proc.pid) - before[0]
+                db_cpu.append((_postgres_cpu() - before[1]) / float(fresh["answered"]))
+                if fresh["wrapped"]:
+                    sys.exit(f"--events {args.events} is too few for {args.seconds} s")
+                counted += check(url, prefix, int(fresh["answered"]), int(fresh["sent"]))
+                new.append(float(fresh["rate"]))
+                cpu.append(spent / float(fresh["answered"]))
+                repeats.append(float(wrk(base, events, args.seconds, 2, args.connections)["rate"]))
+                one = Path(tmp) / f"one{n}.events"
+                write_events(one, f"s{n}x", args.events // 4)
+                alone = wrk(base, one, 2, 1, 1)
+                check(url, f"s{n}x", int(alone["answered"]), int(alone["sent"]))
+                sequential.append(float(alone["rate"]))
         finally:
             proc.terminate()
             proc.wait(timeout=15)
+
     kind = "postgresql" if url.startswith("postgresql") else "sqlite"
-    print(f"database            {kind}")
-    workers = f"{args.workers} {args.worker_class} workers"
-    if args.worker_class == "gthread":
-        workers += f" x {args.worker_threads} threads"
-    print(f"gunicorn            {workers}, {args.threads} client threads, {os.cpu_count()} CPUs")
-    print(f"events              {args.events} new concurrent, {args.events // 2} sequential")
-    print(f"new, sequential     {sequential:8.1f} events/s")
-    print(f"new, concurrent     {concurrent:8.1f} events/s")
-    print(f"repeats, concurrent {repeated:8.1f} events/s")
-    # Where the cores went in the concurrent run (PostgreSQL's own CPU is not counted).
-    print(f"CPU per new event   client {client_cpu / n * 1000:.1f} ms, ", end="")
-    print(f"gunicorn workers {server_cpu / n * 1000:.1f} ms")
+    if args.server == "granian":
+        server = f"granian --workers {args.workers} --blocking-threads {args.worker_threads}"
+    else:
+        server = f"gunicorn -w {args.workers} -k {args.worker_class}"
+        if args.worker_class == "gthread":
+            server += f" --threads {args.worker_threads}"
+    med = statistics.median
+    print(f"database             {kind}")
+    print(f"server               {server}; {os.cpu_count()} CPUs")
+    print(
+        f"client               wrk -t2 -c{args.connections} -d{args.seconds}s, {args.rounds} rounds"
+    )
+    print(f"new, concurrent      {med(new):8.1f} events/s  (rounds {_list(new)})")
+    print(f"repeats, concurrent  {med(repeats):8.1f} events/s  (rounds {_list(repeats)})")
+    print(f"new / repeats        {med(new) / med(repeats):8.2f}")
+    print(f"new, one at a time   {med(sequential):8.1f} events/s  (rounds {_list(sequential)})")
+    print(f"CPU per new event    server {med(cpu) * 1000:.2f} ms", end="")
+    if kind == "postgresql":
+        print(f", PostgreSQL {med(db_cpu) * 1000:.2f} ms (when local)", end="")
+    print()
+    print(f"checked              {counted} new events counted exactly once, totals equal")
 
 
-def _workers_cpu(master: int) -> float:
-    """CPU seconds (user + system) used so far by gunicorn's workers (Linux /proc)."""
-    try:
-        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    except OSError:
-        return 0.0
-    total = 0
-    for pid in children:
+def _list(values: list[float]) -> str:
+    return ", ".join(f"{v:.0f}" for v in values)
+
+
+def _wait(base: str) -> None:
+    import urllib.request
+
+    for _ in range(300):
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            urllib.request.urlopen(base + "/healthz", timeout=2).read()  # noqa: S310
+            return
+        except Exception:
+            time.sleep(0.1)
+    raise RuntimeError("server did not come up")
+
+
+def _postgres_cpu() -> float:
+    """CPU seconds used so far by local processes named postgres (0 if none are visible)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, rest = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, ValueError):
+            continue
+        if name == "postgres":
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the server process and its children."""
+    total = 0
+    pending = [str(pid)]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += (task / "children").read_text().split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
     return total / os.sysconf("SC_CLK_TCK")
 
 
