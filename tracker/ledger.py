@@ -37,6 +37,10 @@ them holds the ledger exclusively:
   dispute;
 - a payment kept for review is keyed like its donation (P, I, or a session id under the
   exclusive lock), and invoice_payment.paid updates it by I, which it holds.
+The common case on PostgreSQL (tracker.pgledger): storing the event and taking its locks
+is one statement, and a plainly new payment is then counted by one more, under those
+locks; anything less plain is applied the ordinary way below, under the same locks.
+
 Periods and the campaign's revision change by arithmetic in SQL (`UPDATE ... SET x = x + d`)
 under row locks, and a period is created by an insert that the loser of a race reads back,
 so those need no advisory key. As a second line, donation reads are `FOR UPDATE` (fresh),
@@ -58,10 +62,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from tracker import payments, services
+from tracker import payments, pgledger, services
+from tracker.domain import money, periods
+from tracker.domain.periods import Period as Month
 from tracker.extensions import db
 from tracker.models import Campaign, Donation, PaymentAdjustment, ReviewPayment, StripeEvent
 
@@ -162,29 +167,35 @@ def receive(event: dict[str, Any], payload: str) -> Receipt:
     return _apply_stored(stored.id, event, duplicate=True)
 
 
-def _receive_postgresql(event: dict[str, Any], payload: str) -> Receipt:
+def _receive_postgresql(event: dict[str, Any], payload: str, *, plain: bool = True) -> Receipt:
     # The primary key is the event's own lock: a concurrent insert of the same id waits for
     # the first transaction and then does nothing; the row lock is held until commit.
-    # One round trip: the INSERT, and the row as it stood before it (a data-modifying CTE is
-    # invisible to its own statement), so a repeat is answered from the same statement.
-    inserted = (
-        pg_insert(StripeEvent)
-        .values(**_event_row(event, payload))
-        .on_conflict_do_nothing(index_elements=[StripeEvent.id])
-        .returning(StripeEvent.id)
-        .cte("inserted")
+    # One round trip (tracker.pgledger): the INSERT, the row as it stood before it (a
+    # data-modifying CTE is invisible to its own statement), so a repeat is answered from
+    # the same statement, and for a new event its locks.
+    payment = plain_payment(event) if plain else None
+    conn = db.session.connection()
+    stored = pgledger.store_and_lock(
+        conn,
+        _event_row(event, payload),
+        LOCK_KEY,
+        _key_hashes(payment_keys(event)),
+        payment.campaign_slug if payment else None,
     )
-    here = StripeEvent.id == event["id"]
-    new_id, applied_at, outcome = db.session.execute(
-        select(
-            select(inserted.c.id).scalar_subquery(),
-            select(StripeEvent.applied_at).where(here).scalar_subquery(),
-            select(StripeEvent.outcome).where(here).scalar_subquery(),
-        )
-    ).one()
-    if new_id is not None:
-        lock_payments(event)
+    if stored.inserted:
+        if payment is not None and stored.timezone is not None:
+            try:
+                receipt = _count_plain(event, payment, stored.timezone)
+            except DBAPIError:
+                # The transaction is lost (a deadlock, say): once more, the ordinary way.
+                log.warning("stripe event counted the ordinary way event=%s", event["id"])
+                db.session.rollback()
+                return _receive_postgresql(event, payload, plain=False)
+            if receipt is not None:
+                return receipt
         return _apply_stored(event["id"], event, duplicate=False)
+    here = StripeEvent.id == event["id"]
+    applied_at, outcome = stored.applied_at, stored.outcome
     if applied_at is None:
         # Stored unapplied, or committed by another delivery while this INSERT waited (after
         # this statement's snapshot): read it again, locked, one redelivery at a time.
@@ -196,6 +207,56 @@ def _receive_postgresql(event: dict[str, Any], payload: str) -> Receipt:
         return Receipt(event["id"], True, True, outcome or "")
     lock_payments(event)
     return _apply_stored(event["id"], event, duplicate=True)
+
+
+def plain_payment(event: dict[str, Any]) -> Payment | None:
+    """The payment of a counted event that `pgledger.count_new` may count, else None.
+
+    Not plain (the ordinary way applies them): other-mode events, monthly payments whose
+    PaymentIntent is not in the payload, campaign slugs that cannot name a campaign.
+    """
+    kind = event["type"]
+    if kind not in COUNTED or bool(event["livemode"]) != payments.live_mode():
+        return None
+    payment, _ = payment_from(kind, event["data"]["object"], livemode=bool(event["livemode"]))
+    if payment is None or (payment.frequency == "monthly" and not payment.payment_intent_id):
+        return None
+    if not payment.campaign_slug or not services.SLUG_RE.fullmatch(payment.campaign_slug):
+        return None
+    return payment
+
+
+def _count_plain(event: dict[str, Any], payment: Payment, timezone: str) -> Receipt | None:
+    """Count a new payment in one statement, as `count` would; None when it is not plain."""
+    event_id = event["id"]
+    try:
+        month = Month.containing(payment.created_at, periods.parse_timezone(timezone))
+    except periods.TimezoneError:
+        return None
+    amount = payments.from_stripe_amount(payment.amount, payment.currency)
+    if not 0 < amount <= money.MAX_MINOR:
+        return None
+    counted = pgledger.count_new(
+        db.session.connection(),
+        event_id=event_id,
+        campaign_slug=payment.campaign_slug or "",
+        timezone=timezone,
+        year=month.year,
+        month=month.month,
+        key=payment.external_key,
+        intent=payment.payment_intent_id,
+        amount_minor=amount,
+        currency=payment.currency,
+        received_at=payment.created_at,
+        frequency=payment.frequency,
+        now=services.now(),
+    )
+    if counted is None:
+        return None
+    donation_id, campaign_id = counted
+    services.donation_recorded(campaign_id, donation_id, "stripe")
+    log.info("stripe event applied event=%s type=%s outcome=counted", event_id, event["type"])
+    return Receipt(event_id, False, True, "counted")
 
 
 def _event_row(event: dict[str, Any], payload: str) -> dict[str, Any]:
@@ -317,11 +378,10 @@ def payment_keys(event: dict[str, Any]) -> list[str] | None:
 
 def lock_payments(event: dict[str, Any]) -> None:
     """PostgreSQL: lock the ledger shared plus the event's payment keys, or all of it."""
-    keys = payment_keys(event)
-    if keys is None:
+    hashes = _key_hashes(payment_keys(event))
+    if hashes is None:
         serialize()
         return
-    hashes = sorted({_lock_hash(key) for key in keys})
     calls = ", ".join(f"pg_advisory_xact_lock(:k{n})" for n in range(len(hashes)))
     params: dict[str, int] = {f"k{n}": value for n, value in enumerate(hashes)}
     # Target-list functions run left to right: the shared lock first, then sorted keys.
@@ -329,6 +389,11 @@ def lock_payments(event: dict[str, Any]) -> None:
         text(f"SELECT pg_advisory_xact_lock_shared(:key){', ' if calls else ''}{calls}"),
         {"key": LOCK_KEY, **params},
     )
+
+
+def _key_hashes(keys: list[str] | None) -> list[int] | None:
+    """The advisory lock ids of payment keys, sorted (the order every event takes them)."""
+    return None if keys is None else sorted({_lock_hash(key) for key in keys})
 
 
 def _lock_hash(key: str) -> int:

@@ -272,9 +272,15 @@ def record_donation(
     db.session.flush()
     _add_to_period(period, progress.net_amount(amount_minor, refunded_minor, disputed_minor), 1)
     touch(campaign)
-    DONATIONS.labels(source).inc()
-    log.info("donation recorded campaign_id=%s donation_id=%s", campaign.id, donation.id)
+    donation_recorded(campaign.id, donation.id, source)
     return donation
+
+
+def donation_recorded(campaign_id: int, donation_id: int, source: str) -> None:
+    """Count and log a donation just written (its campaign's revision already bumped)."""
+    hotcache.mark_changed(db.session)
+    DONATIONS.labels(source).inc()
+    log.info("donation recorded campaign_id=%s donation_id=%s", campaign_id, donation_id)
 
 
 def adjust_donation(
