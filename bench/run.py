@@ -354,6 +354,8 @@ def scripts(args: argparse.Namespace, work: Path, results: list[str]) -> None:
     runs = [["hotpath.py"], ["webhooks.py"], ["rollover.py"]]
     if args.pg_url:
         runs.insert(2, ["webhooks.py", "--database-url", args.pg_url])
+        gunicorn = ["--server", "gunicorn", "--workers", "4"]
+        runs.insert(3, ["webhooks.py", "--database-url", args.pg_url, *gunicorn])
     for run in runs:
         script = ROOT / "bench" / run[0]
         if not script.exists():

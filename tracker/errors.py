@@ -35,11 +35,18 @@ def wants_json() -> bool:
     return request.path.startswith(("/api/", "/webhooks/")) or request.path == "/healthz"
 
 
+def error_document(status: int, message: str, code: str | None = None) -> dict[str, str]:
+    """The JSON body of an error: {"error": code, "message": message}."""
+    return {
+        "error": code or TITLES.get(status, "error").lower().replace(" ", "_"),
+        "message": message,
+    }
+
+
 def error_response(status: int, message: str, code: str | None = None) -> Response:
     """An error answer in the shape the current blueprint uses."""
-    code = code or TITLES.get(status, "error").lower().replace(" ", "_")
     if wants_json():
-        response = jsonify({"error": code, "message": message})
+        response = jsonify(error_document(status, message, code))
     else:
         title = TITLES.get(status, "Error")
         try:
@@ -65,18 +72,24 @@ def handle(exc: Exception) -> Response:
         return response
     if isinstance(exc, NotFound):
         return error_response(404, str(exc))
+    status, message, headers = failure(exc, f"{request.method} {request.path}")
+    response = error_response(status, message)
+    response.headers.update(headers)
+    return response
+
+
+def failure(exc: Exception, where: str) -> tuple[int, str, dict[str, str]]:
+    """Roll back and log an exception no view caught: (status, message, extra headers)."""
     _rollback()
     if isinstance(exc, OperationalError | InterfaceError):
         # The database is away (stopped, unreachable, locked): answer 503 so
         # clients and Stripe retry; the app reconnects by itself when it is back.
-        log.error("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
-        response = error_response(503, "The database is unavailable; please retry shortly.")
-        response.headers["Retry-After"] = "5"
-        return response
+        log.error("database unavailable on %s: %s", where, exc.orig)
+        return 503, "The database is unavailable; please retry shortly.", {"Retry-After": "5"}
     if isinstance(exc, ValueError):
-        return error_response(422, str(exc))
-    log.exception("unhandled error on %s %s", request.method, request.path)
-    return error_response(500, "Something went wrong on our side. It has been logged.")
+        return 422, str(exc), {}
+    log.exception("unhandled error on %s", where)
+    return 500, "Something went wrong on our side. It has been logged.", {}
 
 
 def _rollback() -> None:

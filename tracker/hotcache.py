@@ -216,6 +216,12 @@ def load_states_from(session_factory: Callable[[], Any]) -> Callable[[], dict[st
     return load
 
 
+def changed() -> None:
+    """Note a change a widget shows, committed by this process outside the ORM session."""
+    global _generation
+    _generation += 1
+
+
 def mark_changed(session: Session) -> None:
     """Note that this session's transaction changes what a widget shows."""
     session.info["widget_changed"] = True

@@ -64,7 +64,7 @@ from typing import Any
 from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from tracker import payments, pgledger, services
+from tracker import hotcache, payments, pgledger, services
 from tracker.domain import money, periods
 from tracker.domain.periods import Period as Month
 from tracker.extensions import db
@@ -167,32 +167,47 @@ def receive(event: dict[str, Any], payload: str) -> Receipt:
     return _apply_stored(stored.id, event, duplicate=True)
 
 
+# slug -> timezone of campaigns seen by this process, for the month of a payment before
+# the one-shot count; the statement checks it against the campaign row (see below).
+_TIMEZONES: dict[str, str] = {}
+
+
 def _receive_postgresql(event: dict[str, Any], payload: str, *, plain: bool = True) -> Receipt:
+    payment = plain_payment(event) if plain else None
+    new = _new_payment(payment) if payment is not None else None
+    if new is not None:
+        receipt = _receive_in_one_shot(event, payload, new)
+        if receipt is not None:
+            return receipt
     # The primary key is the event's own lock: a concurrent insert of the same id waits for
     # the first transaction and then does nothing; the row lock is held until commit.
     # One round trip (tracker.pgledger): the INSERT, the row as it stood before it (a
     # data-modifying CTE is invisible to its own statement), so a repeat is answered from
     # the same statement, and for a new event its locks.
-    payment = plain_payment(event) if plain else None
-    conn = db.session.connection()
     stored = pgledger.store_and_lock(
-        conn,
+        db.session.connection(),
         _event_row(event, payload),
         LOCK_KEY,
         _key_hashes(payment_keys(event)),
         payment.campaign_slug if payment else None,
     )
+    if payment is not None:
+        _learn_timezone(payment.campaign_slug or "", stored.timezone)
     if stored.inserted:
-        if payment is not None and stored.timezone is not None:
+        new = _new_payment(payment) if payment is not None else None
+        if new is not None:
             try:
-                receipt = _count_plain(event, payment, stored.timezone)
+                counted = pgledger.count_new(
+                    db.session.connection(), new, event["id"], services.now()
+                )
             except DBAPIError:
                 # The transaction is lost (a deadlock, say): once more, the ordinary way.
                 log.warning("stripe event counted the ordinary way event=%s", event["id"])
                 db.session.rollback()
                 return _receive_postgresql(event, payload, plain=False)
-            if receipt is not None:
-                return receipt
+            if counted is not None:
+                hotcache.mark_changed(db.session)
+                return _counted(event, counted)
         return _apply_stored(event["id"], event, duplicate=False)
     here = StripeEvent.id == event["id"]
     applied_at, outcome = stored.applied_at, stored.outcome
@@ -207,6 +222,41 @@ def _receive_postgresql(event: dict[str, Any], payload: str, *, plain: bool = Tr
         return Receipt(event["id"], True, True, outcome or "")
     lock_payments(event)
     return _apply_stored(event["id"], event, duplicate=True)
+
+
+def _receive_in_one_shot(
+    event: dict[str, Any], payload: str, new: pgledger.NewPayment
+) -> Receipt | None:
+    """Store and count a plainly new payment in one round trip, committed at once.
+
+    None when the caller's ordinary way must answer: the statement failed (and changed
+    nothing), or the event was stored before, unapplied.
+    """
+    # A database away raises here (OperationalError: 503, and Stripe retries).
+    with db.engine.connect() as conn:
+        try:
+            stored, counted = pgledger.store_and_count(
+                conn.connection.driver_connection,  # type: ignore[arg-type]
+                _event_row(event, payload),
+                LOCK_KEY,
+                _key_hashes(payment_keys(event)),
+                new,
+                services.now(),
+            )
+        except pgledger.StatementFailed as exc:
+            log.warning("stripe event stored the ordinary way event=%s: %s", event["id"], exc)
+            return None
+    if counted is not None:
+        hotcache.changed()
+        return _counted(event, counted)
+    _learn_timezone(new.campaign_slug, stored.timezone)  # it may have changed
+    if stored.inserted:
+        # Stored and committed, but not plain after all: apply it now, the ordinary way.
+        return replace(apply_pending(event["id"]), duplicate=False)
+    if stored.applied_at is not None:
+        log.info("stripe event repeated event=%s", event["id"])
+        return Receipt(event["id"], True, True, stored.outcome or "")
+    return None
 
 
 def plain_payment(event: dict[str, Any]) -> Payment | None:
@@ -226,9 +276,19 @@ def plain_payment(event: dict[str, Any]) -> Payment | None:
     return payment
 
 
-def _count_plain(event: dict[str, Any], payment: Payment, timezone: str) -> Receipt | None:
-    """Count a new payment in one statement, as `count` would; None when it is not plain."""
-    event_id = event["id"]
+def _learn_timezone(slug: str, timezone: str | None) -> None:
+    if timezone is None:
+        _TIMEZONES.pop(slug, None)
+    elif len(_TIMEZONES) < 4096 or slug in _TIMEZONES:
+        _TIMEZONES[slug] = timezone
+
+
+def _new_payment(payment: Payment) -> pgledger.NewPayment | None:
+    """The donation `count` would record for this payment, in the month of the campaign's
+    last seen timezone; None when that is unknown or the amount is out of bounds."""
+    timezone = _TIMEZONES.get(payment.campaign_slug or "")
+    if timezone is None:
+        return None
     try:
         month = Month.containing(payment.created_at, periods.parse_timezone(timezone))
     except periods.TimezoneError:
@@ -236,9 +296,7 @@ def _count_plain(event: dict[str, Any], payment: Payment, timezone: str) -> Rece
     amount = payments.from_stripe_amount(payment.amount, payment.currency)
     if not 0 < amount <= money.MAX_MINOR:
         return None
-    counted = pgledger.count_new(
-        db.session.connection(),
-        event_id=event_id,
+    return pgledger.NewPayment(
         campaign_slug=payment.campaign_slug or "",
         timezone=timezone,
         year=month.year,
@@ -249,14 +307,14 @@ def _count_plain(event: dict[str, Any], payment: Payment, timezone: str) -> Rece
         currency=payment.currency,
         received_at=payment.created_at,
         frequency=payment.frequency,
-        now=services.now(),
     )
-    if counted is None:
-        return None
+
+
+def _counted(event: dict[str, Any], counted: tuple[int, int]) -> Receipt:
     donation_id, campaign_id = counted
     services.donation_recorded(campaign_id, donation_id, "stripe")
-    log.info("stripe event applied event=%s type=%s outcome=counted", event_id, event["type"])
-    return Receipt(event_id, False, True, "counted")
+    log.info("stripe event applied event=%s type=%s outcome=counted", event["id"], event["type"])
+    return Receipt(event["id"], False, True, "counted")
 
 
 def _event_row(event: dict[str, Any], payload: str) -> dict[str, Any]:

@@ -96,18 +96,26 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+def request_id(given: str | None) -> str:
+    """The caller's X-Request-ID when it looks like one, else a new random id."""
+    return given if given and REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+
+
+def observe(route: str, status: int, started: float | None) -> None:
+    """Count an answer and its latency (seconds since perf_counter() gave `started`)."""
+    REQUESTS.labels(route, str(status)).inc()
+    if started is not None:
+        LATENCY.labels(route).observe(time.perf_counter() - started)
+
+
 def _start() -> None:
-    given = request.headers.get("X-Request-ID", "")
-    g.request_id = given if REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+    g.request_id = request_id(request.headers.get("X-Request-ID"))
     g.started = time.perf_counter()
 
 
 def _finish(response: Response) -> Response:
     route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-    REQUESTS.labels(route, str(response.status_code)).inc()
-    started = g.get("started")
-    if started is not None:
-        LATENCY.labels(route).observe(time.perf_counter() - started)
+    observe(route, response.status_code, g.get("started"))
     response.headers.setdefault("X-Request-ID", g.get("request_id", "-"))
     return response
 

@@ -16,15 +16,23 @@ Almost every delivery is a new event about a new payment. On PostgreSQL it runs 
    changes nothing and returns None, and the ledger applies the event the ordinary way,
    under the locks already held.
 
-Plain SQL sent to the driver: no statement to build or compile per request.
+When this process knows the campaign's timezone (from an earlier event), both statements
+go in one round trip (`store_and_count`, psycopg's pipeline mode) and commit at once; an
+event found not plain is then stored, unapplied, and the ledger applies it the ordinary
+way in a new transaction (`ledger.apply_pending`, which takes the locks again).
+
+Plain SQL sent to the driver: no statement to build or compile per request; psycopg
+prepares each statement once per connection.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy.engine import Connection
 
 _STORE = """
@@ -37,7 +45,9 @@ WITH inserted AS (
 SELECT new.id,
        (SELECT applied_at FROM stripe_events WHERE id = %(id)s),
        (SELECT outcome FROM stripe_events WHERE id = %(id)s),
-       (SELECT timezone FROM campaigns WHERE slug = %(slug)s){locks}
+       (SELECT timezone FROM campaigns WHERE slug = %(slug)s),
+       set_config('tracker.stored_here', CASE WHEN new.id IS NULL THEN 'no' ELSE 'yes' END,
+                  true){locks}
 FROM (SELECT (SELECT id FROM inserted) AS id) AS new
 """
 # Target-list expressions run left to right, after FROM (the INSERT): row lock, then these.
@@ -47,7 +57,8 @@ _COUNT = """
 WITH target AS (
     SELECT c.id AS campaign_id, p.id AS period_id
     FROM campaigns AS c JOIN periods AS p ON p.campaign_id = c.id
-    WHERE c.slug = %(slug)s AND upper(c.currency) = %(currency)s AND c.timezone = %(timezone)s
+    WHERE current_setting('tracker.stored_here', true) = 'yes'  -- and so holds its locks
+      AND c.slug = %(slug)s AND upper(c.currency) = %(currency)s AND c.timezone = %(timezone)s
       AND p.year = %(year)s AND p.month = %(month)s
       AND NOT EXISTS (SELECT 1 FROM donations WHERE external_key = %(key)s)
       AND NOT EXISTS (SELECT 1 FROM review_payments WHERE external_key = %(key)s)
@@ -79,6 +90,10 @@ SELECT id, campaign_id FROM donation
 """
 
 
+class StatementFailed(Exception):
+    """The one-shot statement failed; its transaction changed nothing."""
+
+
 @dataclass(frozen=True)
 class Stored:
     """The event row as this delivery found it."""
@@ -89,6 +104,59 @@ class Stored:
     timezone: str | None  # of the campaign the payload names, if any
 
 
+@dataclass(frozen=True)
+class NewPayment:
+    """What `count_new` writes: a payment in its campaign's month (computed by the caller)."""
+
+    campaign_slug: str
+    timezone: str  # the campaign's, which the month was computed in
+    year: int
+    month: int
+    key: str
+    intent: str | None
+    amount_minor: int
+    currency: str
+    received_at: datetime
+    frequency: str
+
+    def params(self, event_id: str, now: datetime) -> dict[str, Any]:
+        return {
+            "event_id": event_id,
+            "slug": self.campaign_slug,
+            "timezone": self.timezone,
+            "year": self.year,
+            "month": self.month,
+            "key": self.key,
+            "intent": self.intent,
+            "amount": self.amount_minor,
+            "currency": self.currency,
+            "received_at": self.received_at,
+            "frequency": self.frequency,
+            "now": now,
+        }
+
+
+def _store_sql(key_hashes: list[int] | None) -> str:
+    if key_hashes is None:
+        calls = ["pg_advisory_xact_lock(%(lock)s)"]
+    else:
+        calls = ["pg_advisory_xact_lock_shared(%(lock)s)"]
+        calls += [f"pg_advisory_xact_lock(%(k{n})s)" for n in range(len(key_hashes))]
+    return _STORE.format(locks="".join(_LOCK.format(call=call) for call in calls))
+
+
+def _store_params(
+    row: dict[str, Any], lock_key: int, key_hashes: list[int] | None, slug: str | None
+) -> dict[str, Any]:
+    params = {**row, "slug": slug, "lock": lock_key}
+    params.update({f"k{n}": value for n, value in enumerate(key_hashes or [])})
+    return params
+
+
+def _stored(found: Any) -> Stored:
+    return Stored(found[0] is not None, found[1], found[2], found[3])
+
+
 def store_and_lock(
     conn: Connection,
     row: dict[str, Any],
@@ -97,50 +165,47 @@ def store_and_lock(
     campaign_slug: str | None,
 ) -> Stored:
     """Store the event unless stored; if stored here, take its locks (None: exclusive)."""
-    if key_hashes is None:
-        calls = ["pg_advisory_xact_lock(%(lock)s)"]
-    else:
-        calls = ["pg_advisory_xact_lock_shared(%(lock)s)"]
-        calls += [f"pg_advisory_xact_lock(%(k{n})s)" for n in range(len(key_hashes))]
-    sql = _STORE.format(locks="".join(_LOCK.format(call=call) for call in calls))
-    params = {**row, "slug": campaign_slug, "lock": lock_key}
-    params.update({f"k{n}": value for n, value in enumerate(key_hashes or [])})
-    found = conn.exec_driver_sql(sql, params).one()
-    return Stored(found[0] is not None, found[1], found[2], found[3])
+    params = _store_params(row, lock_key, key_hashes, campaign_slug)
+    return _stored(conn.exec_driver_sql(_store_sql(key_hashes), params).one())
 
 
 def count_new(
-    conn: Connection,
-    *,
-    event_id: str,
-    campaign_slug: str,
-    timezone: str,
-    year: int,
-    month: int,
-    key: str,
-    intent: str | None,
-    amount_minor: int,
-    currency: str,
-    received_at: datetime,
-    frequency: str,
-    now: datetime,
+    conn: Connection, payment: NewPayment, event_id: str, now: datetime
 ) -> tuple[int, int] | None:
-    """Count a plainly new payment: (donation id, campaign id), or None if not plain."""
-    found = conn.exec_driver_sql(
-        _COUNT,
-        {
-            "event_id": event_id,
-            "slug": campaign_slug,
-            "timezone": timezone,
-            "year": year,
-            "month": month,
-            "key": key,
-            "intent": intent,
-            "amount": amount_minor,
-            "currency": currency,
-            "received_at": received_at,
-            "frequency": frequency,
-            "now": now,
-        },
-    ).first()
+    """Count a plainly new payment: (donation id, campaign id), or None if not plain.
+
+    Call it after `store_and_lock` stored the event in this transaction.
+    """
+    found = conn.exec_driver_sql(_COUNT, payment.params(event_id, now)).first()
     return None if found is None else (int(found[0]), int(found[1]))
+
+
+def store_and_count(
+    raw: psycopg.Connection[Any],
+    row: dict[str, Any],
+    lock_key: int,
+    key_hashes: list[int] | None,
+    payment: NewPayment,
+    now: datetime,
+) -> tuple[Stored, tuple[int, int] | None]:
+    """`store_and_lock` then `count_new` in one transaction and one round trip, committed.
+
+    psycopg's pipeline mode sends BEGIN, both statements (prepared once per connection)
+    and COMMIT together; PostgreSQL runs each statement with its own snapshot, so the
+    count sees what was committed before the locks were granted. Raises StatementFailed
+    when it fails (the transaction then changed nothing). `raw` is an idle connection
+    and is left idle.
+    """
+    store = _store_params(row, lock_key, key_hashes, payment.campaign_slug)
+    try:
+        with raw.pipeline(), raw.cursor() as first, raw.cursor() as second:
+            first.execute(_store_sql(key_hashes), store, prepare=True)
+            second.execute(_COUNT, payment.params(row["id"], now), prepare=True)
+            raw.commit()
+            stored = _stored(first.fetchone())
+            found = second.fetchone()
+    except psycopg.Error as exc:
+        with contextlib.suppress(psycopg.Error):  # a broken connection: the pool drops it
+            raw.rollback()
+        raise StatementFailed(str(exc)) from exc
+    return stored, None if found is None else (int(found[0]), int(found[1]))

@@ -278,7 +278,6 @@ def record_donation(
 
 def donation_recorded(campaign_id: int, donation_id: int, source: str) -> None:
     """Count and log a donation just written (its campaign's revision already bumped)."""
-    hotcache.mark_changed(db.session)
     DONATIONS.labels(source).inc()
     log.info("donation recorded campaign_id=%s donation_id=%s", campaign_id, donation_id)
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from tests import stripe_events as se
 from tests.factories import make_campaign
-from tracker import ledger
+from tracker import ledger, pgledger
 from tracker.extensions import db as sa_db
 from tracker.models import Donation, PaymentAdjustment, Period, ReviewPayment, StripeEvent
 
@@ -79,6 +79,99 @@ def dispute_closed(n: int, amount: int, status: str, at: datetime) -> dict:
 @pytest.fixture()
 def campaign(db):
     return make_campaign("southfront")
+
+
+@pytest.fixture(autouse=True, params=["lane", "flask"])
+def route(request, app):
+    """Every test here runs twice: through FastWebhooks, and through the Flask view alone."""
+    lane = app.extensions["tracker.fastwebhooks"]
+    lane.enabled = request.param == "lane"
+    yield request.param
+    lane.enabled = True
+
+
+# --- both routes answer alike --------------------------------------------------
+
+
+def _answers(client, app, send) -> dict:
+    """The answer to `send(client)` through the lane and through Flask, headers and all."""
+    lane = app.extensions["tracker.fastwebhooks"]
+    out = {}
+    for enabled in (True, False):
+        lane.enabled = enabled
+        response = send(client)
+        headers = sorted((k, v) for k, v in response.headers if k != "X-Request-ID")
+        out[enabled] = (response.status_code, response.get_data(), headers)
+    lane.enabled = True
+    return out
+
+
+@pytest.mark.parametrize("route", ["lane"], indirect=True)  # compares both itself
+def test_the_lane_is_taken_and_answers_as_flask_does(client, campaign, app, monkeypatch) -> None:
+    flask_view = app.view_functions["webhooks.stripe_webhook"]
+    calls = []
+    monkeypatch.setitem(
+        app.view_functions,
+        "webhooks.stripe_webhook",
+        lambda: calls.append(1) or flask_view(),
+    )
+    # Each answer is sent twice (lane, then Flask): compare answers a repeat does not
+    # change (a repeat of a stored event, refusals).
+    stored = se.event(
+        "subscription_schedule.created", se.example("subscription"), event_id="evt_ign"
+    )
+    assert se.deliver(client, stored).get_json()["outcome"] == "ignored_type"
+    sends = {
+        "bad signature": lambda c: c.post(
+            "/webhooks/stripe", data=b"{}", headers={"Stripe-Signature": "t=1,v1=x"}
+        ),
+        "not JSON": lambda c: c.post(
+            "/webhooks/stripe", data=b"x", headers={"Stripe-Signature": se.sign(b"x")}
+        ),
+        "repeat": lambda c: se.deliver(c, stored),
+    }
+    for name, send in sends.items():
+        answers = _answers(client, app, send)
+        assert answers[True] == answers[False], name
+    assert len(calls) == len(sends)  # once per pair: the lane's answers never reached Flask
+    first = se.deliver(client, paid_checkout(1))
+    assert first.status_code == 200 and len(calls) == len(sends)
+    assert first.get_json()["outcome"] == "counted"
+    assert first.headers["Cache-Control"] == "no-store"
+    assert first.headers["X-Content-Type-Options"] == "nosniff"
+    assert first.headers["Content-Type"] == "application/json"
+
+
+def test_the_lane_keeps_the_request_id_and_counts_the_request(client, campaign) -> None:
+    from tracker.observability import REQUESTS
+
+    before = REQUESTS.labels("/webhooks/stripe", "200")._value.get()
+    payload = se.body(paid_checkout(1))
+    response = client.post(
+        "/webhooks/stripe",
+        data=payload,
+        headers={"Stripe-Signature": se.sign(payload), "X-Request-ID": "abc-123"},
+    )
+    assert response.status_code == 200
+    assert response.headers["X-Request-ID"] == "abc-123"
+    assert REQUESTS.labels("/webhooks/stripe", "200")._value.get() == before + 1
+
+
+@pytest.mark.parametrize("route", ["lane"], indirect=True)  # compares both itself
+def test_a_database_failure_is_503_with_retry_after_on_either_route(
+    client, campaign, app, monkeypatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    def away(*args, **kwargs):
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(ledger, "receive", away)
+    answers = _answers(client, app, lambda c: se.deliver(c, paid_checkout(1)))
+    assert answers[True] == answers[False]
+    status, body, headers = answers[True]
+    assert status == 503 and ("Retry-After", "5") in headers
+    assert b"connection refused" not in body
 
 
 # --- signatures and bodies -----------------------------------------------------
@@ -221,7 +314,12 @@ def test_failure_to_store_is_5xx_and_stripe_retries(client, campaign, monkeypatc
     def broken_commit() -> None:
         raise OperationalError("COMMIT", {}, Exception("disk full"))
 
+    def broken_statement(*args, **kwargs) -> None:
+        raise pgledger.StatementFailed("disk full")
+
     monkeypatch.setattr(sa_db.session, "commit", broken_commit)
+    # PostgreSQL may store and count a new payment in one statement of its own.
+    monkeypatch.setattr(pgledger, "store_and_count", broken_statement)
     response = se.deliver(client, paid_checkout(1))
     monkeypatch.undo()
     assert response.status_code == 503  # a database failure: Stripe retries

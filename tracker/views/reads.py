@@ -58,17 +58,20 @@ def entry_response(
     return Response(entry.body, status=200, headers=headers, content_type=entry.content_type)
 
 
-PUBLIC_BLUEPRINTS = frozenset({"api", "embed"})
+# Blueprints that never use a session: public reads, and Stripe's signed webhooks.
+SESSIONLESS_BLUEPRINTS = frozenset({"api", "embed", "webhooks"})
 
 
 class PublicReadSessions(SecureCookieSessionInterface):
     """Leave the session alone on public reads: no cookie, and no `Vary: Cookie` for CDNs.
+
+    The same for webhooks, which no browser sends.
 
     Flask-Login looks into the session after every request, which alone would add
     `Vary: Cookie` to widget and API answers and split every shared cache by visitor.
     """
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        if request.blueprint in PUBLIC_BLUEPRINTS and not session.modified:
+        if request.blueprint in SESSIONLESS_BLUEPRINTS and not session.modified:
             return
         super().save_session(app, session, response)
