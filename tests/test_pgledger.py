@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
@@ -253,3 +254,15 @@ def test_a_failed_statement_is_counted_the_ordinary_way(client, make, monkeypatc
     assert answer.get_json()["outcome"] == "counted"
     assert donation_row("pi_f1")[-1] == (2026, 11, 2500, 1)
     assert stored("evt_f1") == ("counted", True, "evt_f1")
+
+
+@time_machine.travel(datetime(2026, 11, 10, 12, 0, tzinfo=UTC), tick=False)
+def test_the_widget_of_this_process_shows_a_payment_at_once(client, make, fast_counts):
+    make("fast")
+    open_month("fast")
+    url = "/api/v1/campaigns/fast/progress"
+    assert client.get(url).get_json()["raised"]["amount_minor"] == 0  # now cached
+    assert se.deliver(client, checkout(1, "fast")).get_json()["outcome"] == "counted"
+    assert fast_counts and fast_counts[-1] is not None
+    # No waiting for the once-a-second revision poll: this process wrote it.
+    assert client.get(url).get_json()["raised"]["amount_minor"] == 2500
