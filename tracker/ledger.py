@@ -390,7 +390,7 @@ def serialize() -> None:
     """Take the whole ledger until the transaction ends; call it first in the transaction."""
     dialect = _dialect()
     if dialect == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+        pgledger.lock(db.session.connection(), LOCK_KEY, None)  # the ledger, exclusive
     elif dialect == "sqlite":
         # SQLite has one writer: an UPDATE (of nothing) takes the write lock now, waiting up
         # to busy_timeout. It also makes pysqlite open the transaction here; otherwise a
@@ -436,17 +436,7 @@ def payment_keys(event: dict[str, Any]) -> list[str] | None:
 
 def lock_payments(event: dict[str, Any]) -> None:
     """PostgreSQL: lock the ledger shared plus the event's payment keys, or all of it."""
-    hashes = _key_hashes(payment_keys(event))
-    if hashes is None:
-        serialize()
-        return
-    calls = ", ".join(f"pg_advisory_xact_lock(:k{n})" for n in range(len(hashes)))
-    params: dict[str, int] = {f"k{n}": value for n, value in enumerate(hashes)}
-    # Target-list functions run left to right: the shared lock first, then sorted keys.
-    db.session.execute(
-        text(f"SELECT pg_advisory_xact_lock_shared(:key){', ' if calls else ''}{calls}"),
-        {"key": LOCK_KEY, **params},
-    )
+    pgledger.lock(db.session.connection(), LOCK_KEY, _key_hashes(payment_keys(event)))
 
 
 def _key_hashes(keys: list[str] | None) -> list[int] | None:

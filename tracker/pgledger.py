@@ -136,12 +136,24 @@ class NewPayment:
         }
 
 
-def _store_sql(key_hashes: list[int] | None) -> str:
+def _lock_calls(key_hashes: list[int] | None) -> list[str]:
+    """The advisory lock calls of an event, in the order every event takes them: the
+    ledger lock shared, then each payment key (sorted); None: the ledger exclusive."""
     if key_hashes is None:
-        calls = ["pg_advisory_xact_lock(%(lock)s)"]
-    else:
-        calls = ["pg_advisory_xact_lock_shared(%(lock)s)"]
-        calls += [f"pg_advisory_xact_lock(%(k{n})s)" for n in range(len(key_hashes))]
+        return ["pg_advisory_xact_lock(%(lock)s)"]
+    calls = ["pg_advisory_xact_lock_shared(%(lock)s)"]
+    return calls + [f"pg_advisory_xact_lock(%(k{n})s)" for n in range(len(key_hashes))]
+
+
+def lock(conn: Connection, lock_key: int, key_hashes: list[int] | None) -> None:
+    """Take an event's locks (`_lock_calls`) in the current transaction."""
+    params = _store_params({}, lock_key, key_hashes, None)
+    # Target-list functions run left to right.
+    conn.exec_driver_sql("SELECT " + ", ".join(_lock_calls(key_hashes)), params)
+
+
+def _store_sql(key_hashes: list[int] | None) -> str:
+    calls = _lock_calls(key_hashes)
     return _STORE.format(locks="".join(_LOCK.format(call=call) for call in calls))
 
 
