@@ -9,15 +9,26 @@ PORT ?= 5000
 # Only `make run` is a local, plain-http development server.
 RUN_ENV := TRACKER_ENV=development SESSION_COOKIE_SECURE=0
 
-.PHONY: run test install lint bench clean
+# Exact versions with hashes: requirements.txt (what the service runs on) and
+# requirements-dev.txt (that plus the test tools). Every install uses them.
+LOCK := requirements-dev.txt
+COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
 
-$(STAMP): pyproject.toml
+.PHONY: run test install lint lock bench clean
+
+$(STAMP): $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Refresh the lock files from pyproject.toml, keeping today's pins where they still fit.
+# Upgrade one package: make lock ARGS="--upgrade-package stripe"; all: ARGS=--upgrade.
+lock: $(STAMP)
+	$(COMPILE) $(ARGS) -o requirements.txt pyproject.toml
+	$(COMPILE) $(ARGS) --extra test -c requirements.txt -o requirements-dev.txt pyproject.toml
 
 instance/secret_key:
 	mkdir -p instance
