@@ -4,10 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from babel.numbers import get_currency_symbol
+from iso4217 import Currency
+
 from tracker.domain.money import (
     MAX_MINOR,
     AmountError,
     CurrencyError,
+    currencies,
     exponent,
     format_major,
     format_money,
@@ -43,10 +47,39 @@ def test_currency_error_names_the_code() -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "digits"), [("USD", 2), ("usd", 2), ("JPY", 0), ("KWD", 3), ("EUR", 2), ("BHD", 3)]
+    ("code", "digits"),
+    [
+        ("USD", 2),
+        ("usd", 2),
+        ("EUR", 2),
+        ("BHD", 3),
+        # ISO 4217's minor units where CLDR (locale data) has said otherwise in some release:
+        ("HUF", 2),
+        ("TWD", 2),
+        ("ISK", 0),
+        ("UGX", 0),
+        ("JPY", 0),
+        ("KWD", 3),
+        ("CLF", 4),
+        ("MGA", 2),
+    ],
 )
-def test_exponent(code: str, digits: int) -> None:
+def test_exponent_is_iso_4217s(code: str, digits: int) -> None:
     assert exponent(code) == digits
+
+
+def test_every_exponent_comes_from_the_iso_table() -> None:
+    # The package that keeps ISO 4217's table is the only source; Babel (CLDR) is not asked.
+    iso = {c.code: c.exponent for c in Currency if c.exponent is not None}
+    assert {code: exponent(code) for code in currencies()} == iso
+
+
+def test_exponent_does_not_ask_locale_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    import babel.numbers
+
+    monkeypatch.setattr(babel.numbers, "get_currency_precision", lambda code: 7)
+    assert exponent("HUF") == 2
+    assert format_money(17500, "HUF") == "175 HUF"
 
 
 def test_exponent_refuses_unknown_currency() -> None:
@@ -335,7 +368,7 @@ def test_validate_milestones_does_not_change_its_argument() -> None:
 
 # --- properties -----------------------------------------------------------------------------
 
-CURRENCIES = ["USD", "JPY", "KWD", "EUR"]
+CURRENCIES = sorted(currencies())  # every current ISO 4217 currency
 
 
 @st.composite
@@ -389,6 +422,7 @@ def test_parse_amount_only_ever_returns_positive_ints_or_amount_error(text: str)
 @given(st.sampled_from(CURRENCIES), st.integers(min_value=0, max_value=MAX_MINOR))
 def test_format_money_in_english_is_number_space_symbol(currency: str, minor: int) -> None:
     text = format_money(minor, currency)
-    number, symbol = text.rsplit(" ", 1)
+    symbol = get_currency_symbol(currency, "en").replace("\u202f", " ").replace("\u00a0", " ")
+    assert symbol and text.endswith(" " + symbol)
+    number = text[: -len(symbol) - 1]
     assert int(Decimal(number.replace(",", "")).scaleb(exponent(currency))) == minor
-    assert symbol

@@ -1,16 +1,19 @@
-"""Money as an integer count of a currency's minor units, and the locales that display it."""
+"""Money as an integer count of a currency's minor units (ISO 4217's), and its display.
+
+How many minor units a currency has comes from ISO 4217 (the iso4217 data package); Babel
+(CLDR) only formats amounts for people to read.
+"""
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
 from decimal import Context, Decimal
 from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
-from babel.core import get_global
-from babel.numbers import NumberPattern, get_currency_precision, get_currency_symbol, is_currency
+from babel.numbers import NumberPattern, get_currency_symbol
+from iso4217 import Currency
 
 MAX_MINOR = 10**12
 
@@ -38,33 +41,32 @@ class CurrencyError(ValueError):
 
 
 @lru_cache(maxsize=1)
-def _active_currencies() -> frozenset[str]:
-    # A currency is active when some territory still uses it as legal tender (no end date in CLDR);
-    # that leaves out withdrawn codes (DEM, HRK) and non-money codes (XXX, XTS, XAU).
-    territories: Mapping[str, list[tuple[str, object, object, bool]]] = get_global(
-        "territory_currencies"
-    )
-    return frozenset(
-        code
-        for entries in territories.values()
-        for code, _start, end, tender in entries
-        if end is None and tender and is_currency(code)
-    )
+def _iso_exponents() -> dict[str, int]:
+    # ISO 4217 list one, as the iso4217 package keeps it: every current code with its minor
+    # unit (HUF 2, ISK 0, KWD 3, CLF 4). Codes without one (XAU, XDR, XTS, XXX) are not money.
+    return {c.code: int(c.exponent) for c in Currency if c.exponent is not None}
 
 
 def normalize_currency(code: str) -> str:
-    """Return the upper-cased ISO 4217 code, or raise CurrencyError if it is not active."""
+    """Return the upper-cased ISO 4217 code, or raise CurrencyError if it is not current."""
     cleaned = code.strip().upper() if isinstance(code, str) else ""
-    if not _CURRENCY_RE.fullmatch(cleaned) or cleaned not in _active_currencies():
+    if not _CURRENCY_RE.fullmatch(cleaned) or cleaned not in _iso_exponents():
         shown = code.strip()[:10] if isinstance(code, str) else repr(code)
         raise CurrencyError(f"unknown currency '{shown}'")
     return cleaned
 
 
-@lru_cache(maxsize=512)
+def currencies() -> frozenset[str]:
+    """Every current ISO 4217 currency code."""
+    return frozenset(_iso_exponents())
+
+
 def exponent(currency: str) -> int:
-    """Return the number of minor digits of the currency (USD 2, JPY 0, KWD 3)."""
-    return int(get_currency_precision(normalize_currency(currency)))
+    """Return the number of minor digits ISO 4217 gives the currency (USD 2, JPY 0, KWD 3).
+
+    Never CLDR's: locale data says how many digits to show, and changes between releases.
+    """
+    return _iso_exponents()[normalize_currency(currency)]
 
 
 def _places(n: int) -> str:
