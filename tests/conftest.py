@@ -49,7 +49,27 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+def stripe_api_server() -> Iterator[object]:
+    """The stand-in Stripe API (tests/stripe_api.py) the app's STRIPE_API_BASE points at."""
+    from tests.stripe_api import serve
+
+    api, stop = serve()
+    yield api
+    stop()
+
+
+@pytest.fixture()
+def stripe_api(stripe_api_server: object) -> Iterator[object]:
+    """The stand-in Stripe API, with no calls recorded and nothing scripted."""
+    stripe_api_server.reset()  # type: ignore[attr-defined]
+    yield stripe_api_server
+    stripe_api_server.reset()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def app(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, stripe_api_server: object
+) -> Iterator[Flask]:
     app = create_app(
         {
             "TESTING": True,
@@ -57,7 +77,8 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "SQLALCHEMY_DATABASE_URI": database_url,
             "STRIPE_SECRET_KEY": "sk_test_123",
             "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "STRIPE_API_BASE": "http://stripe.invalid",
+            "STRIPE_API_BASE": stripe_api_server.url,  # type: ignore[attr-defined]
+            "STRIPE_MAX_NETWORK_RETRIES": 1,
             "TRACKER_CACHE_SECONDS": 30,
             "SESSION_COOKIE_SECURE": True,
         }

@@ -1,7 +1,6 @@
 """Stripe webhook events built from Stripe's own example objects, signed like Stripe signs.
 
-Also `StripeHTTPStub`, a stripe HTTP client that records what the app sends to Stripe and
-answers with canned JSON, so no test touches the network.
+What the app sends to Stripe is answered by the stand-in API of tests/stripe_api.py.
 """
 
 from __future__ import annotations
@@ -11,13 +10,10 @@ import hashlib
 import hmac
 import json
 import time
-import urllib.parse
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
-
-import stripe
 
 from tests.conftest import WEBHOOK_SECRET
 
@@ -266,51 +262,3 @@ def deliver(client: Any, evt: dict[str, Any], **kw: Any) -> Any:
         data=payload,
         headers={"Stripe-Signature": sign(payload, **kw), "Content-Type": "application/json"},
     )
-
-
-# --- the outgoing side ---------------------------------------------------------
-
-
-class StripeHTTPStub(stripe.HTTPClient):
-    """Records every request the stripe library makes and answers with canned JSON."""
-
-    name = "tests-stub"
-
-    def __init__(self, status: int = 200, answer: dict[str, Any] | None = None) -> None:
-        super().__init__()
-        self.status = status
-        self.answer = answer
-        self.error: Exception | None = None
-        self.requests: list[dict[str, Any]] = []
-
-    def request(self, method, url, headers, post_data=None, *, _usage=None):
-        raw = post_data.decode() if isinstance(post_data, bytes) else (post_data or "")
-        self.requests.append(
-            {
-                "method": method.upper(),
-                "url": url,
-                "headers": dict(headers or {}),
-                "params": dict(urllib.parse.parse_qsl(raw, keep_blank_values=True)),
-            }
-        )
-        if self.error is not None:
-            raise self.error
-        answer = self.answer if self.answer is not None else self.default_answer(url)
-        return json.dumps(answer), self.status, {"Request-Id": "req_test"}
-
-    def request_stream(self, *args, **kwargs):  # pragma: no cover - not used
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-    @staticmethod
-    def default_answer(url: str) -> dict[str, Any]:
-        if url.endswith("/v1/refunds"):
-            obj = example("refund")
-            obj["id"] = "re_test_1"
-            return obj
-        obj = example("checkout.session")
-        obj["id"] = "cs_test_stub"
-        obj["url"] = "https://checkout.stripe.com/c/pay/cs_test_stub"
-        return obj

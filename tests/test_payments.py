@@ -26,12 +26,12 @@ from tracker.domain.money import AmountError
     ],
 )
 def test_stripe_units_round_trip(currency, minor, stripe_amount) -> None:
-    assert payments.to_stripe_amount(minor, currency) == stripe_amount
-    assert payments.from_stripe_amount(stripe_amount, currency) == minor
+    assert payments.to_stripe(minor, currency) == stripe_amount
+    assert payments.from_stripe(stripe_amount, currency) == minor
 
 
 def test_unknown_currency_keeps_stripes_figure() -> None:
-    assert payments.from_stripe_amount(1234, "zzz") == 1234
+    assert payments.from_stripe(1234, "zzz") == 1234
 
 
 @pytest.mark.parametrize(
@@ -108,48 +108,39 @@ def test_verify_event_tolerance_is_300_seconds() -> None:
         payments.verify_event(payload, se.sign(payload, timestamp=now - 301), WEBHOOK_SECRET)
 
 
-@pytest.fixture()
-def stub(app, monkeypatch):
-    fake = se.StripeHTTPStub()
-    monkeypatch.setitem(app.extensions, payments.HTTP_CLIENT_KEY, fake)
-    return fake
-
-
-def test_create_refund_full(app, stub) -> None:
+def test_create_refund_full(app, stripe_api) -> None:
     with app.test_request_context():
-        refund_id = payments.create_refund("pi_123", None, "refund-donation-7")
-    assert refund_id == "re_test_1"
-    [call] = stub.requests
-    assert (call["method"], call["url"]) == ("POST", "http://stripe.invalid/v1/refunds")
-    assert call["params"] == {"payment_intent": "pi_123"}
-    assert call["headers"]["Idempotency-Key"] == "refund-donation-7"
+        refund_id = payments.create_refund("pi_123", None, "USD", "refund-donation-7")
+    [call] = stripe_api.calls
+    assert refund_id.startswith("re_test_")
+    assert (call.method, call.path) == ("POST", "/v1/refunds")
+    assert call.form == {"payment_intent": "pi_123"}
+    assert call.headers["Idempotency-Key"] == "refund-donation-7"
+    assert call.headers["Authorization"] == "Bearer sk_test_123"
 
 
-def test_create_refund_partial_in_stripe_units(app, stub) -> None:
+@pytest.mark.parametrize(
+    ("currency", "minor", "sent"),
+    [("USD", 250, "250"), ("JPY", 1000, "1000"), ("ISK", 5, "500"), ("KWD", 1250, "1250")],
+)
+def test_create_refund_partial_in_stripe_units(app, stripe_api, currency, minor, sent) -> None:
     with app.test_request_context():
-        payments.create_refund("pi_1", 250, "k1")
-        payments.create_refund("pi_2", 5, "k2", currency="ISK")
-    assert stub.requests[0]["params"] == {"payment_intent": "pi_1", "amount": "250"}
-    assert stub.requests[1]["params"] == {"payment_intent": "pi_2", "amount": "500"}
+        payments.create_refund("pi_1", minor, currency, "k1")
+    [call] = stripe_api.calls
+    assert call.form == {"payment_intent": "pi_1", "amount": sent}
 
 
-def test_create_refund_errors(app, stub) -> None:
-    stub.status = 400
-    stub.answer = {
+def test_create_refund_errors(app, stripe_api) -> None:
+    refused = {
         "error": {
             "type": "invalid_request_error",
             "code": "charge_already_refunded",
             "message": "Charge ch_1 has already been refunded.",
         }
     }
-    with app.test_request_context(), pytest.raises(payments.PaymentError):
-        payments.create_refund("pi_1", None, "k")
+    stripe_api.on("POST", "/v1/refunds", lambda call: (400, refused))
+    with app.test_request_context(), pytest.raises(payments.PaymentError, match="ch_1"):
+        payments.create_refund("pi_1", None, "USD", "k")
     with app.test_request_context(), pytest.raises(AmountError):
-        payments.create_refund("pi_1", 0, "k")
-    assert len(stub.requests) == 1
-
-
-def test_client_uses_the_configured_api_base(app) -> None:
-    with app.test_request_context():
-        client = payments.client()
-    assert client._requestor.base_addresses["api"] == "http://stripe.invalid"
+        payments.create_refund("pi_1", 0, "USD", "k")
+    assert len(stripe_api.calls) == 1

@@ -401,7 +401,7 @@ def start_stripe_refund(donation: Donation, amount_minor: int, actor: str) -> st
     key = f"admin-refund-{donation.id}-{donation.refunded_minor + amount_minor}"
     try:
         refund_id = payments.create_refund(
-            donation.payment_intent_id, None if whole else amount_minor, key
+            donation.payment_intent_id, None if whole else amount_minor, donation.currency, key
         )
     except Exception as err:  # stripe's errors; stripe is imported in payments.py only
         log.warning("stripe refund failed donation_id=%s: %s", donation.id, type(err).__name__)

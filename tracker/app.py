@@ -94,12 +94,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         )
         app.extensions["tracker.fastpath"] = fast
         app.wsgi_app = fast  # type: ignore[method-assign]
-    if app.config.get("TRACKER_FAST_WEBHOOKS", True):
-        from tracker.fastpath import FastWebhooks
-
-        lane = FastWebhooks(app.wsgi_app, app)
-        app.extensions["tracker.fastwebhooks"] = lane
-        app.wsgi_app = lane  # type: ignore[method-assign]
     hops = app.config["TRACKER_PROXY_HOPS"]
     if hops:
         # Behind a load balancer or CDN: trust its X-Forwarded-* (client address

@@ -234,14 +234,14 @@ def scheduler(interval: int) -> None:
 @tracker_cli.command("reprocess")
 def reprocess() -> None:
     """Apply stored Stripe events that are not applied yet (oldest first)."""
-    from tracker import ledger
+    from tracker import inbox
 
-    pending = ledger.pending_event_ids()
+    pending = inbox.pending_event_ids()
     failed = 0
     for event_id in pending:
-        receipt = ledger.apply_pending(event_id)
+        receipt = inbox.apply_pending(event_id)
         db.session.commit()
-        if not receipt.applied:
+        if not receipt.settled:
             failed += 1
             click.echo(f"{event_id}: not applied (see the log)", err=True)
     click.echo(f"applied {len(pending) - failed} of {len(pending)} stored events")

@@ -1,4 +1,4 @@
-"""Thin WSGI layers before Flask: cached widget reads, and Stripe's webhooks.
+"""A thin WSGI layer before Flask: cached widget reads.
 
 Only a request whose answer is already in the HotCache is served here: a GET
 for a known route, a known campaign and options that parse. Everything else
@@ -6,28 +6,18 @@ for a known route, a known campaign and options that parse. Everything else
 through to Flask, which builds the entry, stores it, and answers the errors.
 Both paths take their headers from hotcache.response_headers, so they answer
 alike; tests/views/test_fastpath.py holds them to it.
-
-FastWebhooks takes POST /webhooks/stripe past Flask's request machinery (sessions,
-logins, CSRF, rate limits: none of them applies to a signed webhook, and together they
-cost more than storing and counting the event); it calls the Flask view's own `deliver`
-and `respond` and adds what Flask's hooks add. tests/views/test_webhooks.py runs with and
-without it.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from flask import Flask, g
-
-from tracker import errors, hotcache, observability
+from tracker import hotcache
 from tracker.services import SLUG_RE
-from tracker.views import webhooks
 
 MAX_REMEMBERED = 4096
 _UNSEEN: Any = object()
@@ -216,49 +206,3 @@ def embed_routes() -> list[Route]:
         Route("/embed/", ".svg", embed_variant("svg")),
         Route("/embed/", ".js", embed_variant("js")),
     ]
-
-
-class FastWebhooks:
-    """WSGI middleware answering POST /webhooks/stripe; everything else goes to `app`.
-
-    A request it cannot take as it is (no Content-Length, a body over MAX_CONTENT_LENGTH)
-    goes to Flask unread, which answers it as it answers any request.
-    """
-
-    def __init__(self, app: WSGIApp, flask_app: Flask) -> None:
-        self.app = app
-        self.flask_app = flask_app
-        self.max_body: int = flask_app.config["MAX_CONTENT_LENGTH"]
-        self.where = f"POST {webhooks.PATH}"
-        self.enabled = True
-
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if not (
-            self.enabled
-            and environ.get("PATH_INFO") == webhooks.PATH
-            and environ.get("REQUEST_METHOD") == "POST"
-        ):
-            return self.app(environ, start_response)
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or "")
-        except ValueError:
-            return self.app(environ, start_response)
-        if not 0 <= length <= self.max_body:
-            return self.app(environ, start_response)
-        started = time.perf_counter()
-        payload = environ["wsgi.input"].read(length)
-        with self.flask_app.app_context():
-            g.request_id = observability.request_id(environ.get("HTTP_X_REQUEST_ID"))
-            try:
-                answer = webhooks.deliver(payload, environ.get("HTTP_STRIPE_SIGNATURE"))
-            except Exception as exc:  # as Flask's error handler answers it
-                status, message, headers = errors.failure(exc, self.where)
-                answer = webhooks.Answer(status, errors.error_document(status, message), headers)
-            response = webhooks.respond(answer)
-            response.headers["X-Request-ID"] = g.request_id
-            for key, value in hotcache.COMMON_HEADERS:
-                response.headers.setdefault(key, value)
-            if environ.get("wsgi.url_scheme") == "https":
-                response.headers.setdefault("Strict-Transport-Security", hotcache.HSTS)
-            observability.observe(webhooks.PATH, answer.status, started)
-        return response(environ, start_response)

@@ -145,18 +145,26 @@ class Donation(db.Model):  # type: ignore[name-defined,misc]
 
 
 class StripeEvent(db.Model):  # type: ignore[name-defined,misc]
-    """Every Stripe event, stored raw under its id before its effect."""
+    """Every Stripe event, stored raw under its id before its effect.
+
+    Pending until applied (`applied_at`) or rejected (`rejected_at` with its `reason`: it can
+    never apply, and stays listed for an admin until marked seen).
+    """
 
     __tablename__ = "stripe_events"
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(100))
     livemode: Mapped[bool]
-    created: Mapped[Instant]
+    # None when the payload's `created` is out of any range a datetime holds.
+    created: Mapped[datetime | None] = mapped_column(UTCDateTime)
     payload: Mapped[str] = mapped_column(Text)
     received_at: Mapped[CreatedAt]
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     outcome: Mapped[str | None] = mapped_column(String(64))
+    rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ReviewPayment(db.Model):  # type: ignore[name-defined,misc]

@@ -1,10 +1,9 @@
 from decimal import Decimal
 
 import pytest
+from babel.numbers import get_currency_symbol
 from hypothesis import given
 from hypothesis import strategies as st
-
-from babel.numbers import get_currency_symbol
 from iso4217 import Currency
 
 from tracker.domain.money import (
@@ -396,7 +395,7 @@ def test_parse_amount_agrees_with_decimal(currency: str, value: Decimal) -> None
     digits = exponent(currency)
     text = f"{value:.{digits}f}"
     minor = int(Decimal(text).scaleb(digits))
-    if minor == 0:
+    if minor == 0 or minor > MAX_MINOR:  # CLF's four digits pass 10^12 below 10^9
         with pytest.raises(AmountError):
             parse_amount(text, currency)
     else:

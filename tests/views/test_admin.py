@@ -625,14 +625,7 @@ def test_refund_manual_donation_partly_then_rest(nov23, admin_client) -> None:
     assert "already refunded in full" in again.get_data(as_text=True)
 
 
-def test_stripe_donation_is_refunded_through_stripe(nov23, admin_client, monkeypatch) -> None:
-    calls = []
-
-    def fake_refund(payment_intent_id, amount_minor, idempotency_key):
-        calls.append((payment_intent_id, amount_minor, idempotency_key))
-        return "re_123"
-
-    monkeypatch.setattr("tracker.payments.create_refund", fake_refund)
+def test_stripe_donation_is_refunded_through_stripe(nov23, admin_client, stripe_api) -> None:
     campaign = make_campaign("southfront")
     donation = make_donation(
         campaign, 5000, source="stripe", external_key="pi_abc", payment_intent_id="pi_abc"
@@ -644,9 +637,12 @@ def test_stripe_donation_is_refunded_through_stripe(nov23, admin_client, monkeyp
     assert response.status_code == 303
     partial = _post(admin_client, f"/admin/donations/{donation.id}/refund", amount="10")
     assert partial.status_code == 303
-    assert calls == [
-        ("pi_abc", None, f"admin-refund-{donation.id}-5000"),
-        ("pi_abc", 1000, f"admin-refund-{donation.id}-1000"),
+    sent = [
+        (c.form, c.headers["Idempotency-Key"]) for c in stripe_api.calls_to("POST", "/v1/refunds")
+    ]
+    assert sent == [
+        ({"payment_intent": "pi_abc"}, f"admin-refund-{donation.id}-5000"),
+        ({"payment_intent": "pi_abc", "amount": "1000"}, f"admin-refund-{donation.id}-1000"),
     ]
     sa_db.session.expire_all()
     # the charge.refunded webhook records it, not the dashboard
@@ -655,19 +651,41 @@ def test_stripe_donation_is_refunded_through_stripe(nov23, admin_client, monkeyp
     assert audit_actions()[-2:] == ["stripe_refund_started", "stripe_refund_started"]
 
 
-def test_stripe_refund_error_is_shown(admin_client, monkeypatch) -> None:
-    def failing(*args):
-        raise RuntimeError("charge already refunded")
+@pytest.mark.parametrize(
+    ("currency", "typed", "stripe_amount"),
+    [("USD", "12.50", "1250"), ("JPY", "1000", "1000"), ("ISK", "1000", "100000")],
+)
+def test_a_partial_stripe_refund_reaches_stripe_in_its_units(
+    nov23, admin_client, stripe_api, currency, typed, stripe_amount
+) -> None:
+    campaign = make_campaign("south", currency=currency, milestones=[0, 10**9])
+    donation = make_donation(
+        campaign, 500_000, source="stripe", external_key="pi_u", payment_intent_id="pi_u"
+    )
+    response = _post(admin_client, f"/admin/donations/{donation.id}/refund", amount=typed)
+    assert response.status_code == 303
+    [call] = stripe_api.calls_to("POST", "/v1/refunds")
+    assert call.form == {"payment_intent": "pi_u", "amount": stripe_amount}
 
-    monkeypatch.setattr("tracker.payments.create_refund", failing)
+
+def test_stripe_refund_error_is_shown(admin_client, stripe_api) -> None:
+    refused = {
+        "error": {
+            "type": "invalid_request_error",
+            "code": "charge_already_refunded",
+            "message": "Charge ch_1 has already been refunded.",
+        }
+    }
+    stripe_api.on("POST", "/v1/refunds", lambda call: (400, refused))
     campaign = make_campaign("southfront")
     donation = make_donation(
         campaign, 5000, source="stripe", external_key="pi_x", payment_intent_id="pi_x"
     )
     response = _post(admin_client, f"/admin/donations/{donation.id}/refund", amount="")
     assert response.status_code == 422
-    assert "Stripe did not accept the refund: charge already refunded" in response.get_data(
-        as_text=True
+    assert (
+        "Stripe did not accept the refund: Charge ch_1 has already been refunded."
+        in response.get_data(as_text=True)
     )
     assert "stripe_refund_started" not in audit_actions()
 

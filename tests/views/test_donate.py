@@ -6,11 +6,8 @@ import logging
 import re
 
 import pytest
-import stripe
 
-from tests import stripe_events as se
 from tests.factories import make_campaign
-from tracker import payments
 from tracker.extensions import limiter
 
 
@@ -19,13 +16,6 @@ def _fresh_limits(app):
     limiter.reset()
     yield
     limiter.reset()
-
-
-@pytest.fixture()
-def stub(app, monkeypatch):
-    fake = se.StripeHTTPStub()
-    monkeypatch.setitem(app.extensions, payments.HTTP_CLIENT_KEY, fake)
-    return fake
 
 
 @pytest.fixture()
@@ -93,19 +83,19 @@ def test_thank_you_page(client, campaign) -> None:
 # --- creating the Checkout Session ---------------------------------------------
 
 
-def test_one_off_donation_creates_the_session_spec_describes(client, campaign, stub) -> None:
+def test_one_off_donation_creates_the_session_spec_describes(client, campaign, stripe_api) -> None:
     tokens = form_tokens(client)
     response = post(client, tokens=tokens, amount="12.50", frequency="once")
     assert response.status_code == 303
-    assert response.headers["Location"] == "https://checkout.stripe.com/c/pay/cs_test_stub"
-    [call] = stub.requests
-    assert call["method"] == "POST"
-    assert call["url"] == "http://stripe.invalid/v1/checkout/sessions"
-    assert call["headers"]["Authorization"] == "Bearer sk_test_123"
-    assert call["headers"]["Idempotency-Key"] == (
+    [call] = stripe_api.calls
+    assert response.headers["Location"] == call.answer["url"]
+    assert call.answer["url"].startswith("https://checkout.stripe.com/")
+    assert (call.method, call.path) == ("POST", "/v1/checkout/sessions")
+    assert call.headers["Authorization"] == "Bearer sk_test_123"
+    assert call.headers["Idempotency-Key"] == (
         f"checkout-{campaign.id}-{tokens['attempt']}-1250-once"
     )
-    assert call["params"] == {
+    assert call.form == {
         "mode": "payment",
         "submit_type": "donate",
         "line_items[0][price_data][currency]": "usd",
@@ -120,10 +110,10 @@ def test_one_off_donation_creates_the_session_spec_describes(client, campaign, s
     }
 
 
-def test_monthly_donation_is_a_subscription(client, campaign, stub) -> None:
+def test_monthly_donation_is_a_subscription(client, campaign, stripe_api) -> None:
     response = post(client, amount="10", frequency="monthly")
     assert response.status_code == 303
-    params = stub.requests[0]["params"]
+    params = stripe_api.calls[0].form
     assert params["mode"] == "subscription"
     assert params["line_items[0][price_data][recurring][interval]"] == "month"
     assert params["line_items[0][price_data][unit_amount]"] == "1000"
@@ -134,47 +124,47 @@ def test_monthly_donation_is_a_subscription(client, campaign, stub) -> None:
     assert "submit_type" not in params
 
 
-def test_a_typed_amount_wins_over_a_preset(client, campaign, stub) -> None:
+def test_a_typed_amount_wins_over_a_preset(client, campaign, stripe_api) -> None:
     data = form_tokens(client)
     response = client.post(
         "/donate/southfront", data={**data, "amount": ["10", "42"], "frequency": "once"}
     )
     assert response.status_code == 303
-    assert stub.requests[0]["params"]["line_items[0][price_data][unit_amount]"] == "4200"
+    assert stripe_api.calls[0].form["line_items[0][price_data][unit_amount]"] == "4200"
 
 
 @pytest.mark.parametrize(
     ("currency", "typed", "sent"),
     [("JPY", "1500", "1500"), ("ISK", "2000", "200000"), ("KWD", "5.250", "5250")],
 )
-def test_amount_in_stripe_units(client, db, stub, currency, typed, sent) -> None:
+def test_amount_in_stripe_units(client, db, stripe_api, currency, typed, sent) -> None:
     make_campaign("c", currency=currency, milestones=[0, 10**6])
     assert post(client, "c", amount=typed, frequency="once").status_code == 303
-    params = stub.requests[0]["params"]
+    params = stripe_api.calls[0].form
     assert params["line_items[0][price_data][unit_amount]"] == sent
     assert params["line_items[0][price_data][currency]"] == currency.lower()
 
 
-def test_double_click_reuses_the_key_a_new_page_does_not(client, campaign, stub) -> None:
+def test_double_click_reuses_the_key_a_new_page_does_not(client, campaign, stripe_api) -> None:
     tokens = form_tokens(client)
     post(client, tokens=tokens, amount="20", frequency="once")
     post(client, tokens=tokens, amount="20", frequency="once")
-    keys = [r["headers"]["Idempotency-Key"] for r in stub.requests]
+    keys = [c.headers["Idempotency-Key"] for c in stripe_api.calls]
     assert keys[0] == keys[1]
     post(client, tokens=tokens, amount="30", frequency="once")  # changed their mind
     post(client, amount="20", frequency="once")  # a new visit to the page
-    keys = [r["headers"]["Idempotency-Key"] for r in stub.requests]
+    keys = [c.headers["Idempotency-Key"] for c in stripe_api.calls]
     assert len(set(keys)) == 3
 
 
-def test_spec_fields_alone_are_enough(client, campaign, stub) -> None:
+def test_spec_fields_alone_are_enough(client, campaign, stripe_api) -> None:
     tokens = form_tokens(client)
     response = client.post(
         "/donate/southfront",
         data={"csrf_token": tokens["csrf_token"], "amount": "12.50", "frequency": "monthly"},
     )
     assert response.status_code == 303
-    assert stub.requests[0]["headers"]["Idempotency-Key"].endswith("-1250-monthly")
+    assert stripe_api.calls[0].headers["Idempotency-Key"].endswith("-1250-monthly")
 
 
 # --- bad input -----------------------------------------------------------------
@@ -196,40 +186,40 @@ def test_spec_fields_alone_are_enough(client, campaign, stub) -> None:
         ({"amount": "10", "frequency": "weekly"}, "'once' or 'monthly'"),
     ],
 )
-def test_bad_input_is_400_and_no_stripe_call(client, campaign, stub, fields, message) -> None:
+def test_bad_input_is_400_and_no_stripe_call(client, campaign, stripe_api, fields, message) -> None:
     response = post(client, **fields)
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert message in html.replace("&#39;", "'")
     assert 'name="csrf_token"' in html  # the form again, to correct it
-    assert stub.requests == []
+    assert stripe_api.calls == []
 
 
-def test_missing_csrf_token_is_400(client, campaign, stub) -> None:
+def test_missing_csrf_token_is_400(client, campaign, stripe_api) -> None:
     response = client.post("/donate/southfront", data={"amount": "10", "frequency": "once"})
     assert response.status_code == 400
     assert "CSRF" in response.get_data(as_text=True)
-    assert stub.requests == []
+    assert stripe_api.calls == []
 
 
-def test_unknown_campaign_post_is_404(client, db, stub) -> None:
+def test_unknown_campaign_post_is_404(client, db, stripe_api) -> None:
     make_campaign("other")
     response = post(client, "other", amount="10", frequency="once")
     assert response.status_code == 303
     tokens = form_tokens(client, "other")
     response = client.post("/donate/nope", data={**tokens, "amount": "10"})
     assert response.status_code == 404
-    assert len(stub.requests) == 1
+    assert len(stripe_api.calls) == 1
 
 
 # --- Stripe failing ------------------------------------------------------------
 
 
-def test_stripe_error_is_a_friendly_502(client, campaign, stub, caplog, monkeypatch) -> None:
+def test_stripe_error_is_a_friendly_502(client, campaign, stripe_api, caplog, monkeypatch) -> None:
     # migrations/env.py's fileConfig disables loggers that exist when the schema is built.
     monkeypatch.setattr(logging.getLogger("tracker.payments"), "disabled", False)
-    stub.status = 400
-    stub.answer = {"error": {"type": "invalid_request_error", "message": "secret detail"}}
+    refused = {"error": {"type": "invalid_request_error", "message": "secret detail"}}
+    stripe_api.on("POST", "/v1/checkout/sessions", lambda call: (400, refused))
     with caplog.at_level(logging.WARNING, logger="tracker"):
         response = post(client, amount="10", frequency="once")
     assert response.status_code == 502
@@ -239,22 +229,38 @@ def test_stripe_error_is_a_friendly_502(client, campaign, stub, caplog, monkeypa
     assert "checkout session failed" in caplog.text
 
 
-def test_stripe_unreachable_is_a_friendly_502(client, app, campaign, stub, monkeypatch) -> None:
-    monkeypatch.setitem(app.config, "STRIPE_MAX_NETWORK_RETRIES", 0)
-    stub.error = stripe.APIConnectionError("connection refused")
+def test_stripe_unreachable_is_a_friendly_502(database_url, db) -> None:
+    from tracker.app import create_app
+
+    # Nothing listens on port 9 of this host: the connection is refused.
+    unreachable = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "STRIPE_SECRET_KEY": "sk_test_123",
+            "STRIPE_API_BASE": "http://127.0.0.1:9",
+            "STRIPE_MAX_NETWORK_RETRIES": 0,
+        }
+    )
+    with unreachable.app_context():
+        make_campaign("southfront")
+    client = unreachable.test_client()
     response = post(client, amount="10", frequency="once")
     assert response.status_code == 502
     assert "Nothing was charged" in response.get_data(as_text=True)
 
 
-def test_session_without_url_is_502(client, campaign, stub) -> None:
-    stub.answer = {"id": "cs_x", "object": "checkout.session", "url": None}
+def test_session_without_url_is_502(client, campaign, stripe_api) -> None:
+    answer = {"id": "cs_x", "object": "checkout.session", "url": None}
+    stripe_api.on("POST", "/v1/checkout/sessions", lambda call: (200, answer))
     assert post(client, amount="10", frequency="once").status_code == 502
 
 
 @pytest.mark.parametrize("url", ["http://evil.example/pay", "javascript:alert(1)", "//evil"])
-def test_never_redirects_to_anything_but_https(client, campaign, stub, url) -> None:
-    stub.answer = {"id": "cs_x", "object": "checkout.session", "url": url}
+def test_never_redirects_to_anything_but_https(client, campaign, stripe_api, url) -> None:
+    answer = {"id": "cs_x", "object": "checkout.session", "url": url}
+    stripe_api.on("POST", "/v1/checkout/sessions", lambda call: (200, answer))
     response = post(client, amount="10", frequency="once")
     assert response.status_code == 502
     assert "Location" not in response.headers
@@ -263,7 +269,7 @@ def test_never_redirects_to_anything_but_https(client, campaign, stub, url) -> N
 # --- card testing --------------------------------------------------------------
 
 
-def test_twenty_sessions_per_ten_minutes_per_address(client, campaign, stub) -> None:
+def test_twenty_sessions_per_ten_minutes_per_address(client, campaign, stripe_api) -> None:
     tokens = form_tokens(client)
     for n in range(20):
         response = post(client, tokens=tokens, amount=str(10 + n), frequency="once")
@@ -273,7 +279,7 @@ def test_twenty_sessions_per_ten_minutes_per_address(client, campaign, stub) -> 
     blocked = post(client, tokens=tokens, amount="99", frequency="once")
     assert blocked.status_code == 429
     assert "Too many requests" in blocked.get_data(as_text=True)
-    assert len(stub.requests) == 20
+    assert len(stripe_api.calls) == 20
     # ...and another address is not affected.
     other = client.post(
         "/donate/southfront",

@@ -8,23 +8,19 @@ import pytest
 from flask import Flask
 
 from tests import browsers
-from tests import stripe_events as se
 from tests.factories import make_campaign
-from tracker import payments
 from tracker.extensions import limiter
 
 pytestmark = browsers.MARKS
 
 
 @pytest.fixture()
-def server(app: Flask, db: object, monkeypatch) -> Iterator[tuple[str, se.StripeHTTPStub]]:
-    stub = se.StripeHTTPStub()
-    monkeypatch.setitem(app.extensions, payments.HTTP_CLIENT_KEY, stub)
+def server(app: Flask, db: object, monkeypatch, stripe_api) -> Iterator[tuple[str, object]]:
     monkeypatch.setitem(app.config, "SESSION_COOKIE_SECURE", False)  # plain http here
     limiter.reset()
     try:
         with browsers.serving(app) as base:
-            yield base, stub
+            yield base, stripe_api
     finally:
         limiter.reset()
 
@@ -49,7 +45,7 @@ def test_donate_in_chromium(server) -> None:
         page.click("button:has-text('Continue to payment')")
         page.wait_for_url("https://checkout.stripe.com/**")
         assert page.inner_text("h1") == "Stripe Checkout"
-        params = stub.requests[0]["params"]
+        params = stub.calls[0].form
         assert params["line_items[0][price_data][unit_amount]"] == "1250"
         assert params["mode"] == "subscription"
 
@@ -58,10 +54,10 @@ def test_donate_in_chromium(server) -> None:
         page.click("text=25 $")
         page.click("button:has-text('Continue to payment')")
         page.wait_for_url("https://checkout.stripe.com/**")
-        assert stub.requests[1]["params"]["line_items[0][price_data][unit_amount]"] == "2500"
-        assert stub.requests[1]["params"]["mode"] == "payment"
+        assert stub.calls[1].form["line_items[0][price_data][unit_amount]"] == "2500"
+        assert stub.calls[1].form["mode"] == "payment"
         page.goto(f"{base}/donate/southfront")
         page.fill("#custom-amount", "0.10")
         page.click("button:has-text('Continue to payment')")
         assert "smallest donation is 0.50 $" in page.inner_text(".error")
-        assert len(stub.requests) == 2
+        assert len(stub.calls) == 2

@@ -1,11 +1,11 @@
-"""Everything that talks to Stripe: the client, amounts in Stripe's units, webhook signatures.
+"""Everything that talks to Stripe's API: the client, Checkout, refunds, webhook signatures.
 
-This is the only module that imports `stripe`.
+This is the only module that imports `stripe`. Amounts cross into Stripe's units here,
+through tracker.payments.units, with the currency of each call.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -14,48 +14,11 @@ import stripe
 from flask import current_app
 
 from tracker.domain import money
+from tracker.payments import events, units
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_TOLERANCE_S = 300
-HTTP_CLIENT_KEY = "tracker.stripe_http_client"
-
-# Stripe's units differ from ISO 4217 for a few currencies (docs.stripe.com/currencies).
-ZERO_DECIMAL = frozenset(
-    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA"}
-    | {"PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
-)
-THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
-# Stripe's smallest charge in major units for the usual settlement currencies;
-# other currencies fall back to one minor unit and Stripe's own check.
-MINIMUM_MAJOR = {
-    "USD": "0.50",
-    "AED": "2",
-    "AUD": "0.50",
-    "BGN": "1",
-    "BRL": "0.50",
-    "CAD": "0.50",
-    "CHF": "0.50",
-    "CZK": "15",
-    "DKK": "2.50",
-    "EUR": "0.50",
-    "GBP": "0.30",
-    "HKD": "4",
-    "HUF": "175",
-    "INR": "0.50",
-    "JPY": "50",
-    "MXN": "10",
-    "MYR": "2",
-    "NOK": "3",
-    "NZD": "0.50",
-    "PLN": "2",
-    "RON": "2",
-    "SEK": "3",
-    "SGD": "0.50",
-    "THB": "10",
-}
-# Stripe amounts have at most eight digits in Stripe's units.
-MAX_STRIPE_AMOUNT = 99_999_999
 
 
 class PaymentError(RuntimeError):
@@ -64,64 +27,6 @@ class PaymentError(RuntimeError):
 
 class SignatureError(ValueError):
     """A webhook whose signature, timestamp or body is not acceptable."""
-
-
-# --- amounts -------------------------------------------------------------------
-
-
-def stripe_exponent(currency: str) -> int:
-    """Digits after the point in Stripe's integer amounts for this currency."""
-    code = currency.upper()
-    if code in ZERO_DECIMAL:
-        return 0
-    if code in THREE_DECIMAL:
-        return 3
-    # Everything else has two, including ISK: zero-decimal in ISO 4217 but sent to
-    # Stripe with two decimals that are always 00.
-    return 2
-
-
-def to_stripe_amount(minor: int, currency: str) -> int:
-    """Our minor units to Stripe's integer amount (ISK 5 -> 500)."""
-    shift = stripe_exponent(currency) - money.exponent(currency)
-    if shift >= 0:
-        return minor * 10**shift
-    factor = 10**-shift
-    if minor % factor:
-        raise money.AmountError(
-            f"{currency.upper()} amounts must be whole {money.format_major(factor, currency)}"
-        )
-    return minor // factor
-
-
-def from_stripe_amount(amount: int, currency: str) -> int:
-    """Stripe's integer amount to our minor units (ISK 500 -> 5).
-
-    A currency unknown to us (only possible for payments kept for review) keeps Stripe's figure.
-    """
-    try:
-        ours = money.exponent(currency)
-    except money.CurrencyError:
-        return int(amount)
-    shift = stripe_exponent(currency) - ours
-    if shift >= 0:
-        return int(amount) // 10**shift
-    return int(amount) * 10**-shift
-
-
-def check_amount(minor: int, currency: str) -> None:
-    """Refuse an amount Stripe would refuse for a Checkout Session (AmountError)."""
-    code = currency.upper()
-    minimum = MINIMUM_MAJOR.get(code)
-    if minimum is not None and minor < money.parse_amount(minimum, code):
-        shown = money.format_money(money.parse_amount(minimum, code), code)
-        raise money.AmountError(f"the smallest donation is {shown}")
-    stripe_amount = to_stripe_amount(minor, code)
-    if code in THREE_DECIMAL and stripe_amount % 10:
-        raise money.AmountError(f"{code} amounts must end in 0 (like 12.340)")
-    if stripe_amount > MAX_STRIPE_AMOUNT:
-        largest = from_stripe_amount(MAX_STRIPE_AMOUNT, code)
-        raise money.AmountError(f"the largest donation is {money.format_money(largest, code)}")
 
 
 # --- the client ----------------------------------------------------------------
@@ -138,7 +43,7 @@ def live_mode() -> bool:
 
 
 def client() -> stripe.StripeClient:
-    """A Stripe client for the configured key, API base and (in tests) HTTP client."""
+    """A Stripe client for the configured key and API base (a stand-in, in tests)."""
     api_key = current_app.config.get("STRIPE_SECRET_KEY")
     if not api_key:
         raise PaymentError("STRIPE_SECRET_KEY is not set")
@@ -146,7 +51,6 @@ def client() -> stripe.StripeClient:
     return stripe.StripeClient(
         api_key,
         base_addresses={"api": base.rstrip("/")} if base else None,
-        http_client=current_app.extensions.get(HTTP_CLIENT_KEY),
         max_network_retries=current_app.config.get("STRIPE_MAX_NETWORK_RETRIES", 2),
     )
 
@@ -169,7 +73,7 @@ def checkout_params(req: CheckoutRequest) -> dict[str, Any]:
     """The Checkout Session parameters of SPEC.md ("Stripe")."""
     price_data: dict[str, Any] = {
         "currency": req.currency.lower(),
-        "unit_amount": to_stripe_amount(req.amount_minor, req.currency),
+        "unit_amount": units.to_stripe(req.amount_minor, req.currency),
         "product_data": {"name": f"Donation to {req.campaign_name}"[:250]},
     }
     metadata = {"campaign": req.campaign_slug}
@@ -220,24 +124,18 @@ def create_checkout_session(req: CheckoutRequest) -> str:
 
 
 def create_refund(
-    payment_intent_id: str,
-    amount_minor: int | None,
-    idempotency_key: str,
-    *,
-    currency: str | None = None,
+    payment_intent_id: str, amount_minor: int | None, currency: str, idempotency_key: str
 ) -> str:
     """Refund a payment (all of it when `amount_minor` is None) and return the refund id.
 
-    Give `currency` with a partial amount so it is converted to Stripe's units (ISK).
-    The ledger changes when Stripe's `charge.refunded` webhook arrives, not here.
+    `amount_minor` is in our minor units of `currency`, sent in Stripe's (1,000 ISK as
+    100000). The ledger changes when Stripe's `charge.refunded` webhook arrives, not here.
     """
     params: dict[str, Any] = {"payment_intent": payment_intent_id}
     if amount_minor is not None:
         if amount_minor <= 0:
             raise money.AmountError("refund amount must be greater than zero")
-        params["amount"] = (
-            to_stripe_amount(amount_minor, currency) if currency is not None else amount_minor
-        )
+        params["amount"] = units.to_stripe(amount_minor, currency)
     try:
         refund = client().v1.refunds.create(
             params=params,  # type: ignore[arg-type]
@@ -275,12 +173,9 @@ def verify_event(
     except (ValueError, IndexError) as exc:  # a header the library cannot split
         raise SignatureError("malformed Stripe-Signature header") from exc
     try:
-        event = json.loads(text)
-    except ValueError as exc:
-        raise SignatureError("body is not JSON") from exc
-    if not isinstance(event, dict):
-        raise SignatureError("body is not a JSON object")
-    return event
+        return events.load(text)
+    except events.EventError as exc:
+        raise SignatureError(str(exc)) from exc
 
 
 def _signature_reason(exc: Exception) -> str:
