@@ -227,3 +227,32 @@ def test_seed_demo_only_when_empty(runner, db) -> None:
     assert services.period_for(demo, services.now()).raised_minor > 0
     runner.invoke(args=["tracker", "seed-demo"])
     assert count(Campaign) == 1
+
+
+def test_verify_reports_events_stuck_for_an_hour(runner, db, monkeypatch) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+
+    from tests import stripe_events as se
+    from tracker import ledger
+
+    campaign = services.create_campaign(
+        "southfront", name="S", currency="USD", milestones=[0, 1000]
+    )
+    sa_db.session.commit()
+    now = datetime.now(UTC)
+    client = runner.app.test_client()
+    monkeypatch.setattr(ledger, "apply", lambda fact, event_id, livemode: 1 / 0)
+    stuck = se.payment_intent(intent_id="pi_st", amount=500, created=now)
+    answer = se.deliver(client, se.event("payment_intent.succeeded", stuck, event_id="evt_st"))
+    assert answer.status_code == 500
+    monkeypatch.undo()
+    assert runner.invoke(args=["tracker", "verify"]).exit_code == 0  # a minute old: not yet
+    with time_machine.travel(now + timedelta(minutes=61)):
+        late = runner.invoke(args=["tracker", "verify"])
+        assert late.exit_code == 1
+        assert "evt_st" in late.stderr and "neither applied nor rejected" in late.stderr
+        assert runner.invoke(args=["tracker", "reprocess"]).exit_code == 0
+        assert runner.invoke(args=["tracker", "verify"]).exit_code == 0
+    assert services.period_for(campaign, now).raised_minor == 500

@@ -97,3 +97,27 @@ def test_log_lines_carry_the_request_id(client, capsys) -> None:
     line = handler.format(record)
     assert "request_id=req-42" in line
     assert line.endswith("hello")
+
+
+def test_metrics_show_rejected_and_stuck_events(client, monkeypatch) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+
+    from tests import stripe_events as se
+    from tracker import ledger
+
+    make_campaign("southfront")
+    now = datetime.now(UTC)
+    found = se.payment_intent(intent_id="pi_big", amount=2**62, created=now)
+    assert se.deliver(client, se.event("payment_intent.succeeded", found, event_id="evt_big"))
+    monkeypatch.setattr(ledger, "apply", lambda fact, event_id, livemode: 1 / 0)
+    stuck = se.payment_intent(intent_id="pi_st", amount=500, created=now)
+    answer = se.deliver(client, se.event("payment_intent.succeeded", stuck, event_id="evt_st"))
+    assert answer.status_code == 500
+    page = client.get("/metrics").get_data(as_text=True)
+    assert sample(page, "tracker_stripe_events_open", state="rejected_unseen") == 1
+    assert sample(page, "tracker_stripe_events_open", state="stuck") == 0
+    with time_machine.travel(now + timedelta(minutes=61)):
+        later = client.get("/metrics").get_data(as_text=True)
+    assert sample(later, "tracker_stripe_events_open", state="stuck") == 1

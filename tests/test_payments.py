@@ -1,15 +1,22 @@
-"""tracker.payments: Stripe's units, webhook signatures, refunds through the HTTP stub."""
+"""tracker.payments: Stripe's units, webhook signatures, refunds through the stand-in API."""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
 
 from tests import stripe_events as se
 from tests.conftest import WEBHOOK_SECRET
 from tracker import payments
+from tracker.domain import money
 from tracker.domain.money import AmountError
+from tracker.extensions import db as sa_db
+from tracker.models import ReviewPayment
 
 
 @pytest.mark.parametrize(
@@ -32,6 +39,54 @@ def test_stripe_units_round_trip(currency, minor, stripe_amount) -> None:
 
 def test_unknown_currency_keeps_stripes_figure() -> None:
     assert payments.from_stripe(1234, "zzz") == 1234
+
+
+def test_stripe_digits_that_our_units_cannot_hold_are_refused() -> None:
+    with pytest.raises(AmountError, match="whole"):
+        payments.from_stripe(550, "ISK")  # Stripe sends ISK in hundreds
+    with pytest.raises(AmountError, match="whole"):
+        payments.to_stripe(1234, "MGA")  # ISO gives MGA 2 digits, Stripe none
+
+
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    currency=st.sampled_from(sorted(money.currencies())),
+    minor=st.integers(min_value=1, max_value=money.MAX_MINOR),
+)
+def test_every_iso_currency_round_trips_typed_stored_and_at_stripe(db, currency, minor) -> None:
+    """Typed by a person -> minor units -> the database -> Stripe's units -> back."""
+    text = money.format_major(minor, currency)
+    assert money.parse_amount(text, currency) == minor
+    row = ReviewPayment(
+        external_key=f"pi_{currency}_{minor}",
+        reason="currency",
+        amount_minor=minor,
+        currency=currency,
+        received_at=datetime(2026, 11, 10, tzinfo=UTC),
+    )
+    sa_db.session.add(row)
+    sa_db.session.commit()
+    sa_db.session.expire_all()
+    stored = sa_db.session.scalar(
+        select(ReviewPayment.amount_minor).where(ReviewPayment.id == row.id)
+    )
+    sa_db.session.delete(row)
+    sa_db.session.commit()
+    assert stored == minor
+    shift = payments.stripe_exponent(currency) - money.exponent(currency)
+    try:
+        sent = payments.to_stripe(stored, currency)
+    except AmountError:
+        # Only where Stripe has fewer digits than ISO 4217, for amounts it cannot carry;
+        # the donate form refuses those with this message.
+        assert shift < 0 and stored % 10**-shift
+        with pytest.raises(AmountError, match="whole"):
+            payments.check_amount(stored, currency)
+        return
+    assert sent == stored * 10 ** max(shift, 0) // 10 ** max(-shift, 0)
+    assert payments.from_stripe(sent, currency) == stored
 
 
 @pytest.mark.parametrize(

@@ -328,13 +328,7 @@ def add_manual_donation(
     campaign: Campaign, amount_minor: int, received_at: datetime, donor: str | None, actor: str
 ) -> Donation:
     """Record an offline donation and log who did it."""
-    donation = services.record_donation(
-        campaign,
-        amount_minor=amount_minor,
-        received_at=received_at,
-        source="manual",
-        donor_name=(donor or "").strip() or None,
-    )
+    donation = services.record_manual_donation(campaign, amount_minor, received_at, donor)
     audit(
         actor,
         "donation_added",

@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 from tracker import hotcache
+from tracker.domain.text import visible
 from tracker.extensions import csrf, db, limiter, login, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +73,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from tracker.views.webhooks import webhooks
 
     app.session_interface = PublicReadSessions()
+    # Text that came from outside (Stripe payloads): control characters shown as escapes.
+    app.jinja_env.filters["visible"] = visible
 
     app.register_blueprint(api)
     app.register_blueprint(admin)

@@ -2,37 +2,66 @@
 
 from __future__ import annotations
 
-import functools
+import contextlib
+import logging
+import sqlite3
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from tracker import services
 from tracker.domain import money, periods
 from tracker.extensions import db
 
-tracker_cli = AppGroup("tracker", help="Manage campaigns, donations and the monthly rollover.")
-
-F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 
 
-def clean_errors(fn: F) -> F:
-    """Turn domain errors into one line on stderr and a non-zero exit; write nothing."""
+def one_line(exc: BaseException) -> str:
+    """What went wrong, as one line a person can act on."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return f"the database is unavailable: {_first_line(exc.orig)}"
+    if isinstance(exc, DBAPIError):
+        return f"the database refused the change: {_first_line(exc.orig)}"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    if isinstance(exc, ValueError | LookupError | OSError | sqlite3.Error):
+        return _first_line(exc.args[0] if exc.args else exc)
+    return f"unexpected error ({type(exc).__name__}): {_first_line(exc)}"
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+
+def _first_line(value: object) -> str:
+    text = str(value).strip()
+    return (text.splitlines() or [type(value).__name__])[0][:500]
+
+
+class TrackerGroup(AppGroup):
+    """The command group: any command's failure is one line on stderr and exit 1.
+
+    Nothing is written: the session is rolled back. No traceback reaches the terminal;
+    an unexpected one is logged at DEBUG level.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            return fn(*args, **kwargs)
-        except (ValueError, LookupError) as exc:
-            db.session.rollback()
-            message = exc.args[0] if exc.args else str(exc)
-            raise click.ClickException(str(message)) from None
+            return super().invoke(ctx)
+        except click.UsageError as exc:  # Click's own would add two lines of usage
+            name = exc.ctx.command_path if exc.ctx else "tracker"
+            raise click.ClickException(f"{exc.format_message()} (see {name} --help)") from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            log.debug("command failed", exc_info=True)
+            with contextlib.suppress(Exception):
+                db.session.rollback()
+            raise click.ClickException(one_line(exc)) from None
 
-    return wrapper  # type: ignore[return-value]
+
+tracker_cli = TrackerGroup("tracker", help="Manage campaigns, donations and the monthly rollover.")
 
 
 def _campaign(slug: str) -> Any:
@@ -48,7 +77,6 @@ def _campaign(slug: str) -> Any:
 @click.option("--milestones", required=True, help="Major units, ascending: 0,2500,5000.")
 @click.option("--allowed-origins", default="", help="https://a.example,https://b.example")
 @click.option("--presets", default="", help="Preset amounts, major units: 5,10,25")
-@clean_errors
 def create_campaign(
     slug: str,
     name: str,
@@ -84,7 +112,6 @@ def create_campaign(
 @click.option("--timezone", "zone")
 @click.option("--allowed-origins", help="https://a.example,https://b.example ('' clears)")
 @click.option("--presets", help="Preset amounts, major units: 5,10,25 ('' clears)")
-@clean_errors
 def edit_campaign(
     slug: str,
     name: str | None,
@@ -121,16 +148,13 @@ def edit_campaign(
 @click.argument("amount")
 @click.option("--received-at", help="ISO 8601; without an offset, the campaign's timezone.")
 @click.option("--donor", help="Donor name, shown to admins only.")
-@clean_errors
 def add_donation(slug: str, amount: str, received_at: str | None, donor: str | None) -> None:
     """Record a manual (offline) donation, AMOUNT in major units (12.50)."""
     campaign = _campaign(slug)
     minor = money.parse_amount(amount, campaign.currency)
     zone = services.campaign_zone(campaign)
     at = periods.parse_instant(received_at, zone) if received_at else services.now()
-    donation = services.record_donation(
-        campaign, amount_minor=minor, received_at=at, source="manual", donor_name=donor
-    )
+    donation = services.record_manual_donation(campaign, minor, at, donor)
     db.session.commit()
     click.echo(
         f"recorded {money.format_money(minor, campaign.currency, campaign.locale)} "
@@ -140,13 +164,22 @@ def add_donation(slug: str, amount: str, received_at: str | None, donor: str | N
 
 @tracker_cli.command("verify")
 def verify() -> None:
-    """Recompute every period from its donations; exit 1 on any mismatch."""
+    """Recompute every period from its donations, and look for Stripe events left pending;
+    exit 1 on any mismatch or stuck event."""
+    from tracker import inbox
+
     problems = services.verify()
+    for event in inbox.stuck_events(services.now()):
+        problems.append(
+            f"stripe event {event.id} ({event.type}) stored {event.received_at.isoformat()} "
+            f"is neither applied nor rejected (outcome {event.outcome or 'none'}); "
+            "run `tracker reprocess`"
+        )
     for problem in problems:
         click.echo(problem, err=True)
     if problems:
         raise SystemExit(1)
-    click.echo("all period totals match their donations")
+    click.echo("all period totals match their donations; no Stripe event is stuck")
 
 
 @tracker_cli.command("seed-demo")
@@ -178,7 +211,6 @@ def seed_demo() -> None:
 @tracker_cli.command("create-admin")
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first stdin line.")
-@clean_errors
 def create_admin(email: str, password_stdin: bool) -> None:
     """Create an admin, or reset the password of an existing one."""
     from tracker import admin_services
@@ -200,10 +232,9 @@ def rollover(now_text: str | None) -> None:
 
     from tracker.rollover import run_rollover
 
-    try:
-        at = periods.parse_instant(now_text, ZoneInfo("UTC")) if now_text else services.now()
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    at = periods.parse_instant(now_text, ZoneInfo("UTC")) if now_text else services.now()
+    # Closing a month that has not ended cannot be undone: refuse a --now ahead of us.
+    periods.not_in_future(at, services.now(), "--now")
     report = run_rollover(at)
     for change in report.opened:
         click.echo(f"opened {change.slug} {change.month}")
@@ -257,7 +288,6 @@ def register(app: Flask) -> None:
 @click.argument("destination", type=click.Path(dir_okay=False, writable=True))
 def backup(destination: str) -> None:
     """Copy the SQLite database, consistently, while it serves (PostgreSQL: use pg_dump)."""
-    import sqlite3
     from pathlib import Path
 
     url = db.engine.url
@@ -268,6 +298,8 @@ def backup(destination: str) -> None:
     target = Path(destination)
     if target.exists():
         raise click.ClickException(f"{destination} exists; choose a new file")
+    if not target.parent.is_dir():
+        raise click.ClickException(f"cannot write {destination}: no such directory")
     source = sqlite3.connect(url.database)
     try:
         copy = sqlite3.connect(target)

@@ -157,9 +157,9 @@ class DonationForm(FlaskForm):
             if text
             else services.now()
         )
-        if at > services.now():
-            raise ValidationError("a donation cannot be received in the future")
-        self.parsed["received_at"] = at
+        self.parsed["received_at"] = _check(
+            field, lambda: periods.not_in_future(at, services.now(), "a donation's time")
+        )
 
 
 class RefundForm(FlaskForm):

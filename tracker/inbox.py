@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tracker import ledger, ledger_locks, payments, services
@@ -194,6 +194,18 @@ def rejected_events(include_seen: bool = False) -> list[StripeEvent]:
     if not include_seen:
         query = query.where(StripeEvent.seen_at.is_(None))
     return list(db.session.scalars(query.order_by(StripeEvent.rejected_at.desc()).limit(200)))
+
+
+def count_rejected_unseen() -> int:
+    """How many rejected events no admin has marked seen."""
+    return int(
+        db.session.scalar(
+            select(func.count(StripeEvent.id)).where(
+                StripeEvent.rejected_at.is_not(None), StripeEvent.seen_at.is_(None)
+            )
+        )
+        or 0
+    )
 
 
 def mark_seen(event_id: str) -> StripeEvent:

@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Iterator
 
 from flask import Flask, Response, abort, current_app, g, request
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -44,6 +44,13 @@ DONATIONS = Counter(
 )
 ROLLOVER_RUNS = Counter(
     "tracker_rollover_runs", "Rollover job runs, by result", ["result"], registry=REGISTRY
+)
+OPEN_EVENTS = Gauge(
+    "tracker_stripe_events_open",
+    "Stored Stripe events that need an admin: rejected and not yet seen, or stuck (neither "
+    "applied nor rejected an hour after they came), read from the database at scrape time",
+    ["state"],
+    registry=REGISTRY,
 )
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -135,6 +142,10 @@ def metrics() -> Response:
             abort(403, "metrics need the bearer token (TRACKER_METRICS_TOKEN)")
     elif not _from_loopback(request.remote_addr):
         abort(403, "metrics are served to loopback only unless TRACKER_METRICS_TOKEN is set")
+    from tracker import inbox, services
+
+    OPEN_EVENTS.labels("rejected_unseen").set(inbox.count_rejected_unseen())
+    OPEN_EVENTS.labels("stuck").set(len(inbox.stuck_events(services.now())))
     return Response(
         generate_latest(REGISTRY),
         content_type="text/plain; version=0.0.4; charset=utf-8",

@@ -276,6 +276,20 @@ def record_donation(
     return donation
 
 
+def record_manual_donation(
+    campaign: Campaign, amount_minor: int, received_at: datetime, donor_name: str | None
+) -> Donation:
+    """An offline donation a person entered; never received more than 5 minutes ahead."""
+    periods.not_in_future(received_at, now(), "a donation's time")
+    return record_donation(
+        campaign,
+        amount_minor=amount_minor,
+        received_at=received_at,
+        source="manual",
+        donor_name=(donor_name or "").strip() or None,
+    )
+
+
 def donation_recorded(campaign_id: int, donation_id: int, source: str) -> None:
     """Count and log a donation just written (its campaign's revision already bumped)."""
     DONATIONS.labels(source).inc()

@@ -556,6 +556,29 @@ def test_bad_manual_donation_is_refused(nov23, admin_client, amount, received_at
     assert count(Donation) == 0
 
 
+@pytest.mark.parametrize(
+    ("received_at", "status"),
+    [("2026-11-23T15:04:59Z", 303), ("2026-11-23T15:05:01Z", 422), ("2030-01-01", 422)],
+)
+def test_a_manual_donation_up_to_five_minutes_ahead_is_clock_skew(
+    nov23, admin_client, received_at, status
+) -> None:
+    make_campaign("southfront")
+    token = csrf_token(admin_client, "/admin/donations")
+    response = admin_client.post(
+        "/admin/donations",
+        data={
+            "csrf_token": token,
+            "campaign": "southfront",
+            "amount": "10",
+            "received_at": received_at,
+        },
+    )
+    assert response.status_code == status
+    assert count(Donation) == (1 if status == 303 else 0)
+    assert sa_db.session.scalar(select(func.max(Period.year))) in (None, 2026)  # none in 2030
+
+
 def test_donations_of_any_month_paginated_and_searchable(nov23, admin_client) -> None:
     campaign = make_campaign("southfront")
     make_donation(campaign, 700, datetime(2026, 10, 3, tzinfo=UTC), donor_name="Octavia")
@@ -875,6 +898,43 @@ def test_review_queue_lists_payments(nov23, admin_client) -> None:
     assert "pi_review1" in page and "in_eur" in page and "pi_live" in page
     assert "no campaign" in page and "other currency" in page and "other mode" in page
     assert "25" in page and "EUR" in page
+
+
+def test_payload_text_reaches_the_review_page_with_control_characters_made_visible(
+    nov23, admin_client
+) -> None:
+    from tests import stripe_events as se
+
+    make_campaign("southfront")
+    found = se.payment_intent(intent_id="pi_nul", amount=2500, created=NOV_23)
+    found["metadata"] = {"campaign": "south\u0000front\u202e<b>x</b>"}
+    evt = se.event("payment_intent.succeeded", found, event_id="evt_nul")
+    assert se.deliver(admin_client, evt).get_json()["outcome"] == "review_unassigned"
+    page = admin_client.get("/admin/review").get_data(as_text=True)
+    assert "\x00" not in page and "\u202e" not in page and "<b>x</b>" not in page
+    assert "south\\x00front\\u202e&lt;b&gt;x&lt;/b&gt;" in page
+
+
+def test_rejected_events_are_listed_until_marked_seen(nov23, admin_client) -> None:
+    from tests import stripe_events as se
+
+    found = se.payment_intent(intent_id="pi_big", amount=2**62, created=NOV_23)
+    evt = se.event("payment_intent.succeeded", found, event_id="evt_big")
+    assert se.deliver(admin_client, evt).get_json()["outcome"] == "rejected"
+    page = admin_client.get("/admin/review").get_data(as_text=True)
+    assert 'id="event-evt_big"' in page
+    assert "past 10^12 minor units" in page
+    token = csrf_token(admin_client, "/admin/review")
+    refused = admin_client.post("/admin/review/events/evt_big/seen")
+    assert refused.status_code == 400  # no CSRF token
+    seen = admin_client.post("/admin/review/events/evt_big/seen", data={"csrf_token": token})
+    assert seen.status_code == 303
+    assert 'id="event-evt_big"' not in admin_client.get("/admin/review").get_data(as_text=True)
+    shown = admin_client.get("/admin/review?seen=1").get_data(as_text=True)
+    assert 'id="event-evt_big"' in shown and "seen 2026-11-23 15:00 UTC" in shown
+    assert audit_actions()[-1] == "rejected_event_seen"
+    missing = admin_client.post("/admin/review/events/evt_none/seen", data={"csrf_token": token})
+    assert missing.status_code == 404
 
 
 def test_assign_counts_in_the_month_paid(nov23, admin_client) -> None:

@@ -21,10 +21,26 @@ _NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
 _MAX_INSTANT_LEN = 64
 _DATE_ONLY_RE = re.compile(r"[0-9]{4}-?[0-9]{2}-?[0-9]{2}|[0-9]{4}-?W[0-9]{2}-?[0-9]")
 _HOUR = timedelta(hours=1)
+# How far ahead of our clock a time a person gives may be: clock skew, not the future.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class TimezoneError(ValueError):
     """A name that is not an IANA timezone."""
+
+
+class FutureError(ValueError):
+    """A time more than CLOCK_SKEW after now, where only the past makes sense."""
+
+
+def not_in_future(at: datetime, now: datetime, what: str) -> datetime:
+    """`at`, unless it lies more than five minutes after `now` (FutureError names `what`)."""
+    _require_aware(at)
+    if at > now + CLOCK_SKEW:
+        raise FutureError(
+            f"{what} {at.isoformat()} is in the future; now is {now.isoformat(timespec='seconds')}"
+        )
+    return at
 
 
 @lru_cache(maxsize=1)

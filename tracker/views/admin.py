@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from tracker import admin_services as ops
-from tracker import errors, services
+from tracker import errors, inbox, services
 from tracker.domain import money
 from tracker.errors import error_response
 from tracker.extensions import db
@@ -460,12 +460,24 @@ def months() -> Any:
 @admin.get("/review")
 def review() -> Any:
     show_all = request.args.get("all") == "1"
+    show_seen = request.args.get("seen") == "1"
     return render_template(
         "admin/review.html",
         payments=ops.review_queue(include_resolved=show_all),
         show_all=show_all,
+        rejected=inbox.rejected_events(include_seen=show_seen),
+        show_seen=show_seen,
         form=AssignForm(campaigns=ops.campaigns()),
     )
+
+
+@admin.post("/review/events/<event_id>/seen")
+def event_seen(event_id: str) -> Any:
+    stored = inbox.mark_seen(event_id)
+    ops.audit(actor(), "rejected_event_seen", event_id=stored.id)
+    db.session.commit()
+    flash(f"Marked event {stored.id} as seen.")
+    return redirect(url_for("admin.review") + "#rejected", code=303)
 
 
 @admin.post("/review/<int:review_id>/assign")
