@@ -49,7 +49,7 @@ run: $(STAMP) instance/secret_key
 	$(RUN_ENV) SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check tracker tests bench config.py wsgi.py

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from flask import g
 from flask.testing import FlaskClient
 
 from tracker import admin_services
@@ -35,14 +34,3 @@ def log_in(client: FlaskClient, email: str = EMAIL, password: str = PASSWORD) ->
         "/admin/login", data={"email": email, "password": password, "csrf_token": token}
     )
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
-
-
-def fresh_login_state(sender: object, **extra: object) -> None:
-    """Start each request with an empty `g`, as in production.
-
-    The `db` fixture keeps one app context open for the whole test, and a test request
-    reuses it, so `g` (where Flask-Login caches the user and Flask-WTF the CSRF token)
-    would carry over from one request, or one client, to the next.
-    """
-    for name in list(g):
-        g.pop(name)

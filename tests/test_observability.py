@@ -40,15 +40,12 @@ def test_metrics_refused_to_strangers(client) -> None:
     assert response.status_code == 403
 
 
-def test_metrics_with_token(app, client) -> None:
-    app.config["TRACKER_METRICS_TOKEN"] = "s3cret"
-    try:
-        remote = {"REMOTE_ADDR": "203.0.113.9"}
-        assert client.get("/metrics", environ_base=remote).status_code == 403
-        ok = client.get("/metrics", environ_base=remote, headers={"Authorization": "Bearer s3cret"})
-        assert ok.status_code == 200
-    finally:
-        app.config.pop("TRACKER_METRICS_TOKEN")
+def test_metrics_with_token(make_app, db) -> None:
+    client = make_app(TRACKER_METRICS_TOKEN="s3cret").test_client()
+    remote = {"REMOTE_ADDR": "203.0.113.9"}
+    assert client.get("/metrics", environ_base=remote).status_code == 403
+    ok = client.get("/metrics", environ_base=remote, headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200
 
 
 def test_request_id_is_echoed_or_made(client) -> None:

@@ -17,9 +17,6 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-import limits
-import limits.storage
-import limits.strategies
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
@@ -39,6 +36,7 @@ from tracker.models import (
     Period,
     ReviewPayment,
 )
+from tracker.throttle import LOGIN_FAILURES, throttle
 
 log = logging.getLogger(__name__)
 
@@ -575,46 +573,22 @@ def embed_snippets(campaign: Campaign, base: str) -> dict[str, str]:
 
 # --- login throttle ------------------------------------------------------------
 
-LOGIN_FAILURES = limits.parse("10 per 15 minutes")
+
+def _login_keys(email: str, address: str) -> list[tuple[str, str]]:
+    found = [("email", (email or "").strip().lower()[:254]), ("address", address or "-")]
+    return [(kind, value) for kind, value in found if value]
 
 
-class LoginThrottle:
-    """Failed logins counted per email and per address in RATELIMIT_STORAGE_URI's storage.
+def login_wait_s(email: str, address: str) -> int | None:
+    """Seconds until a login for this email, from this address, may be tried again."""
+    for kind, value in _login_keys(email, address):
+        wait = throttle().wait_s(LOGIN_FAILURES, "admin-login", kind, value)
+        if wait is not None:
+            return wait
+    return None
 
-    The storage is the app's own (not the Limiter singleton's), so two apps in one
-    process, or many processes on one Redis, each see the shared count they should.
-    """
 
-    def __init__(self, storage_uri: str) -> None:
-        self.storage = limits.storage.storage_from_string(storage_uri)
-        if isinstance(self.storage, limits.storage.MovingWindowSupport):
-            self.strategy: limits.strategies.RateLimiter = (
-                limits.strategies.MovingWindowRateLimiter(self.storage)
-            )
-        else:
-            self.strategy = limits.strategies.FixedWindowRateLimiter(self.storage)
-
-    @staticmethod
-    def _keys(email: str, address: str) -> list[tuple[str, str]]:
-        return [("email", (email or "").strip().lower()[:254]), ("address", address or "-")]
-
-    def blocked(self, email: str, address: str) -> int | None:
-        """Seconds until a login may be tried again, or None when it may be tried now."""
-        for kind, value in self._keys(email, address):
-            if not value:
-                continue
-            if not self.strategy.test(LOGIN_FAILURES, "admin-login", kind, value):
-                reset_at = self.strategy.get_window_stats(
-                    LOGIN_FAILURES, "admin-login", kind, value
-                ).reset_time
-                return max(1, int(reset_at - services.now().timestamp()) + 1)
-        return None
-
-    def failed(self, email: str, address: str) -> None:
-        """Count one failed login against the email and the address."""
-        for kind, value in self._keys(email, address):
-            if value:
-                self.strategy.hit(LOGIN_FAILURES, "admin-login", kind, value)
-
-    def reset(self) -> None:
-        self.storage.reset()
+def login_failed(email: str, address: str) -> None:
+    """Count one failed login against the email and against the address."""
+    for kind, value in _login_keys(email, address):
+        throttle().hit(LOGIN_FAILURES, "admin-login", kind, value)

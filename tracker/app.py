@@ -17,7 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import config
 from tracker import hotcache
 from tracker.domain.text import visible
-from tracker.extensions import csrf, db, limiter, login, migrate
+from tracker.extensions import csrf, db, login, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,7 +54,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
-    limiter.init_app(app)
     login.init_app(app)
 
     with app.app_context():
@@ -64,7 +63,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         hotcache.load_states_from(lambda: Session(engine))
     )
 
-    from tracker import cli, errors, observability, scheduler, services
+    from tracker import cli, errors, observability, scheduler, services, throttle
     from tracker.views.admin import admin
     from tracker.views.api import api
     from tracker.views.donate import donate
@@ -81,6 +80,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(embed)
     app.register_blueprint(donate)
     app.register_blueprint(webhooks)
+    throttle.install(app)
     errors.register(app)
     cli.register(app)
     observability.register(app)

@@ -1,9 +1,10 @@
-"""Flask extensions, created unbound and initialised in create_app()."""
+"""Flask extensions, created unbound and initialised in create_app().
+
+Rate limits are not an extension here: tracker.throttle counts them where they apply.
+"""
 
 from __future__ import annotations
 
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -28,6 +29,3 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 login = LoginManager()
-# Limits are declared where they apply (login, donate); storage from
-# RATELIMIT_STORAGE_URI (memory:// by default, redis://... when several processes serve).
-limiter = Limiter(key_func=get_remote_address, default_limits=[])

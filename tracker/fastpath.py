@@ -59,7 +59,6 @@ class FastReads:
         self.routes = routes
         self.max_age = max_age
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.enabled = True
         # Plain integers, read by observability at scrape time: no lock on the hot path.
         self._counts: dict[tuple[Route, str], int] = {}
         self._paths: dict[str, tuple[Route, str] | None] = {}
@@ -82,7 +81,7 @@ class FastReads:
         self._counts[key] = self._counts.get(key, 0) + 1
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if self.enabled and environ.get("REQUEST_METHOD") == "GET":
+        if environ.get("REQUEST_METHOD") == "GET":
             answer = self._answer(environ, start_response)
             if answer is not None:
                 return answer

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
-from flask import Flask, request_started
+from flask import Flask
 from sqlalchemy import func, select
 
-from tests.adminkit import EMAIL, PASSWORD, csrf_token, fresh_login_state, log_in, make_admin
+from tests.adminkit import EMAIL, PASSWORD, csrf_token, log_in, make_admin
 from tests.factories import make_campaign, make_donation
 from tracker import admin_services, services
 from tracker.extensions import db as sa_db
@@ -29,18 +29,6 @@ from tracker.views.admin import safe_next
 
 NOV_23 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 URL_ARGS = {"slug": "southfront", "donation_id": 1, "review_id": 1}
-
-
-@pytest.fixture(autouse=True)
-def isolated(app: Flask):
-    """Each request sees only its own login; no failed login counts from other tests."""
-    app.extensions["tracker.login_throttle"].reset()
-    app.config["TRACKER_CHEAP_PASSWORD_HASH"] = True  # argon2id with tiny costs: fast tests
-    request_started.connect(fresh_login_state, app)
-    yield
-    request_started.disconnect(fresh_login_state, app)
-    app.config.pop("TRACKER_CHEAP_PASSWORD_HASH")
-    app.extensions["tracker.login_throttle"].reset()
 
 
 @pytest.fixture()
@@ -195,9 +183,10 @@ def test_wrong_password_is_refused(client) -> None:
     assert client.get("/admin/").status_code == 302
 
 
-def test_password_is_stored_hashed_with_argon2(app, db) -> None:
-    app.config["TRACKER_CHEAP_PASSWORD_HASH"] = False
-    make_admin()
+def test_password_is_stored_hashed_with_argon2(make_app, db) -> None:
+    strong = make_app(TRACKER_CHEAP_PASSWORD_HASH=False)
+    with strong.app_context():
+        make_admin()
     admin = admin_services.find_admin(EMAIL)
     assert admin is not None
     assert admin.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
@@ -206,14 +195,11 @@ def test_password_is_stored_hashed_with_argon2(app, db) -> None:
     assert admin_services.authenticate(EMAIL, PASSWORD + "!") is None
 
 
-def test_cheap_hash_only_when_testing(app) -> None:
+def test_cheap_hash_only_when_testing(app, make_app) -> None:
     with app.app_context():
         assert admin_services.hasher() is not admin_services._STRONG
-        app.testing = False
-        try:
-            assert admin_services.hasher() is admin_services._STRONG
-        finally:
-            app.testing = True
+    with make_app(TESTING=False).app_context():
+        assert admin_services.hasher() is admin_services._STRONG
 
 
 def _fail(client, email: str, address: str = "10.0.0.1", password: str = "nope nope nope"):
@@ -258,13 +244,10 @@ def test_failures_are_forgotten_after_fifteen_minutes(client) -> None:
         assert _fail(client, EMAIL, password=PASSWORD).status_code == 302
 
 
-def test_login_refuses_when_the_counter_is_unreachable(app, client, monkeypatch) -> None:
+def test_login_refuses_when_the_counter_is_unreachable(make_app, db) -> None:
     make_admin()
-
-    def down(*args):
-        raise ConnectionError("redis down")
-
-    monkeypatch.setattr(app.extensions["tracker.login_throttle"], "blocked", down)
+    # Nothing listens on port 1: the counter's Redis is away.
+    client = make_app(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0").test_client()
     response = _fail(client, EMAIL, password=PASSWORD)
     assert response.status_code == 503
     assert client.get("/admin/").status_code == 302

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask import Flask
 
 from tests import browsers
 from tests.adminkit import EMAIL, PASSWORD, make_admin
@@ -20,18 +19,10 @@ pytestmark = browsers.MARKS
 
 
 @pytest.fixture()
-def server(app: Flask, db: object) -> Iterator[str]:
-    """The app on a free local port (http, so the session cookie may not be Secure here)."""
-    saved = app.config["SESSION_COOKIE_SECURE"], app.config.get("TRACKER_CHEAP_PASSWORD_HASH")
-    app.config["SESSION_COOKIE_SECURE"] = False
-    app.config["TRACKER_CHEAP_PASSWORD_HASH"] = True
-    app.extensions["tracker.login_throttle"].reset()
-    try:
-        with browsers.serving(app) as base:
-            yield base
-    finally:
-        app.config["SESSION_COOKIE_SECURE"] = saved[0]
-        app.config["TRACKER_CHEAP_PASSWORD_HASH"] = saved[1]
+def server(make_app, db: object) -> Iterator[str]:
+    """An app on a free local port (http, so the session cookie may not be Secure here)."""
+    with browsers.serving(make_app(SESSION_COOKIE_SECURE=False)) as base:
+        yield base
 
 
 @pytest.fixture()

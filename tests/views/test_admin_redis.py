@@ -7,11 +7,8 @@ import secrets
 
 import pytest
 import redis
-from flask import Flask, request_started
 
-from tests.adminkit import csrf_token, fresh_login_state
-from tracker.app import create_app
-from tracker.extensions import db as sa_db
+from tests.adminkit import csrf_token
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -24,28 +21,12 @@ def _redis_up() -> bool:
 
 
 @pytest.fixture()
-def two_apps(app: Flask, database_url: str, db: object):
+def two_apps(make_app, db: object):
     if not _redis_up():
         if os.environ.get("CI"):
             pytest.fail(f"Redis is not reachable at {REDIS_URL} and CI is set")
         pytest.skip(f"Redis is not reachable at {REDIS_URL}")
-    settings = {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret-key",
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "RATELIMIT_STORAGE_URI": REDIS_URL,
-        "TRACKER_CHEAP_PASSWORD_HASH": True,
-    }
-    apps = [create_app(settings), create_app(settings)]
-    for each in apps:
-        request_started.connect(fresh_login_state, each)
-    yield apps
-    for each in apps:
-        request_started.disconnect(fresh_login_state, each)
-        with each.app_context():
-            sa_db.engine.dispose()
-    # create_app() re-points the shared Flask-Limiter at its storage: point it back.
-    create_app({**settings, "RATELIMIT_STORAGE_URI": app.config["RATELIMIT_STORAGE_URI"]})
+    return [make_app(RATELIMIT_STORAGE_URI=REDIS_URL), make_app(RATELIMIT_STORAGE_URI=REDIS_URL)]
 
 
 def _fail(client, email: str, address: str):
@@ -59,8 +40,8 @@ def _fail(client, email: str, address: str):
 def test_failed_logins_are_shared_across_processes(two_apps) -> None:
     first, second = (each.test_client() for each in two_apps)
     assert (
-        two_apps[0].extensions["tracker.login_throttle"]
-        is not (two_apps[1].extensions["tracker.login_throttle"])
+        two_apps[0].extensions["tracker.throttle"]
+        is not (two_apps[1].extensions["tracker.throttle"])
     )
     # Fresh names, so runs never see each other's counts (no flush of a shared Redis).
     email = f"{secrets.token_hex(6)}@example.org"

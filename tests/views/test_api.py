@@ -192,14 +192,11 @@ def test_internal_error_hides_the_trace(database_url) -> None:
     assert b"Traceback" not in response.data
 
 
-def test_public_reads_do_not_vary_on_cookies(app, client, db) -> None:
+def test_public_reads_do_not_vary_on_cookies(make_app, db) -> None:
     make_campaign("southfront")
     # The Flask path is the one that touches sessions.
-    app.extensions["tracker.fastpath"].enabled = False
-    try:
-        response = client.get("/api/v1/campaigns/southfront/progress")
-    finally:
-        app.extensions["tracker.fastpath"].enabled = True
+    client = make_app(TRACKER_FAST_READS=False).test_client()
+    response = client.get("/api/v1/campaigns/southfront/progress")
     assert "Cookie" not in response.headers.get("Vary", "")
     assert "Set-Cookie" not in response.headers
     assert response.headers["X-Content-Type-Options"] == "nosniff"

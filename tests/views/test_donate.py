@@ -8,14 +8,6 @@ import re
 import pytest
 
 from tests.factories import make_campaign
-from tracker.extensions import limiter
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limits(app):
-    limiter.reset()
-    yield
-    limiter.reset()
 
 
 @pytest.fixture()

@@ -5,24 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from flask import Flask
 
 from tests import browsers
 from tests.factories import make_campaign
-from tracker.extensions import limiter
 
 pytestmark = browsers.MARKS
 
 
 @pytest.fixture()
-def server(app: Flask, db: object, monkeypatch, stripe_api) -> Iterator[tuple[str, object]]:
-    monkeypatch.setitem(app.config, "SESSION_COOKIE_SECURE", False)  # plain http here
-    limiter.reset()
-    try:
-        with browsers.serving(app) as base:
-            yield base, stripe_api
-    finally:
-        limiter.reset()
+def server(make_app, db: object, stripe_api) -> Iterator[tuple[str, object]]:
+    # Plain http here: the session cookie may not be Secure.
+    with browsers.serving(make_app(SESSION_COOKIE_SECURE=False)) as base:
+        yield base, stripe_api
 
 
 def test_donate_in_chromium(server) -> None:

@@ -10,9 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    Flask,
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -20,7 +18,6 @@ from flask import (
     session,
     url_for,
 )
-from flask.blueprints import BlueprintSetupState
 from flask_login import current_user, login_user, logout_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
@@ -59,14 +56,6 @@ CSP = (
 )
 
 
-@admin.record_once
-def _setup(state: BlueprintSetupState) -> None:
-    app: Flask = state.app
-    app.extensions["tracker.login_throttle"] = ops.LoginThrottle(
-        app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
-    )
-
-
 login_manager.login_view = "admin.login"
 login_manager.login_message = "Please log in to see the dashboard."
 
@@ -81,11 +70,6 @@ def load_admin(user_id: str) -> Admin | None:
     if account is None or session.get("admin_key") != ops.session_key(account):
         return None
     return account
-
-
-def throttle() -> ops.LoginThrottle:
-    found: ops.LoginThrottle = current_app.extensions["tracker.login_throttle"]
-    return found
 
 
 def actor() -> str:
@@ -194,7 +178,7 @@ def login() -> Any:
     email = (form.email.data or "").strip().lower()
     address = request.remote_addr or "-"
     try:
-        wait_s = throttle().blocked(email, address)
+        wait_s = ops.login_wait_s(email, address)
     except Exception:  # the counter's storage (Redis) is down: refuse rather than not count
         log.exception("admin login: rate limit storage unreachable")
         return error_response(503, "Logging in is unavailable for a moment. Try again soon.")
@@ -209,7 +193,7 @@ def login() -> Any:
     account = ops.authenticate(email, form.password.data or "") if form.validate() else None
     if account is None:
         try:
-            throttle().failed(email, address)
+            ops.login_failed(email, address)
         except Exception:
             log.exception("admin login: rate limit storage unreachable")
         db.session.rollback()

@@ -14,8 +14,8 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from tracker import payments, services
 from tracker.domain import money
 from tracker.errors import error_response
-from tracker.extensions import limiter
 from tracker.models import Campaign
+from tracker.throttle import CHECKOUTS, throttle
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,6 @@ donate = Blueprint("donate", __name__)
 
 FREQUENCIES = ("once", "monthly")
 ATTEMPT_RE = re.compile(r"[0-9a-f]{32}")
-CHECKOUT_LIMIT = "20 per 10 minutes"
 
 
 @dataclass(frozen=True)
@@ -97,9 +96,18 @@ def page(slug: str) -> Response:
 
 
 @donate.post("/donate/<slug>")
-@limiter.limit(CHECKOUT_LIMIT, deduct_when=lambda response: response.status_code == 303)
 def checkout(slug: str) -> Response:
     campaign = services.require_campaign(slug)
+    address = request.remote_addr or "-"
+    wait_s = _checkout_wait_s(address)
+    if wait_s is not None:
+        response = error_response(
+            429,
+            "Too many payment attempts from your address. "
+            f"Please try again in {(wait_s + 59) // 60} minutes.",
+        )
+        response.headers["Retry-After"] = str(wait_s)
+        return response
     try:
         choice = parse_form(request.form, campaign)
     except FormError as exc:
@@ -132,7 +140,23 @@ def checkout(slug: str) -> Response:
             "We could not reach our payment provider. Nothing was charged; "
             "please try again in a few minutes.",
         )
+    _count_checkout(address)  # only a session made counts against the address
     return redirect(url, code=303)
+
+
+def _checkout_wait_s(address: str) -> int | None:
+    try:
+        return throttle().wait_s(CHECKOUTS, "checkout", address)
+    except Exception:  # the counter's storage (Redis) is away: take the donation, say so
+        log.exception("checkout rate limit storage unreachable; not limiting")
+        return None
+
+
+def _count_checkout(address: str) -> None:
+    try:
+        throttle().hit(CHECKOUTS, "checkout", address)
+    except Exception:
+        log.exception("checkout rate limit storage unreachable; not counted")
 
 
 @donate.get("/donate/<slug>/thanks")
