@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
-from tracker import hotcache
+from tracker import headers, hotcache
 from tracker.domain.text import visible
 from tracker.extensions import csrf, db, login, migrate
 
@@ -27,6 +27,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        static_url_path="/static",
         instance_path=os.environ.get("TRACKER_INSTANCE_PATH") or str(ROOT / "instance"),
     )
     app.config.update(
@@ -84,7 +86,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     errors.register(app)
     cli.register(app)
     observability.register(app)
-    app.after_request(_common_headers)
+    app.after_request(_finish_headers)
     if app.config.get("TRACKER_FAST_READS", True):
         from tracker.fastpath import API_ROUTES, FastReads, embed_routes
 
@@ -109,12 +111,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     return app
 
 
-def _common_headers(response: Response) -> Response:
-    for key, value in hotcache.COMMON_HEADERS:
-        response.headers.setdefault(key, value)
-    if request.is_secure:
-        response.headers.setdefault("Strict-Transport-Security", hotcache.HSTS)
-    return response
+# Pages for one person: the dashboard and the donate pages (not their static files).
+PRIVATE_BLUEPRINTS = frozenset({"admin", "donate"})
+
+
+def _finish_headers(response: Response) -> Response:
+    private = request.blueprint in PRIVATE_BLUEPRINTS or request.path.startswith("/admin")
+    return headers.finish(response, secure=request.is_secure, private=private)
 
 
 def _engine_options(app: Flask) -> None:

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import escape
 
-from tracker import hotcache, services
+from tracker import headers, hotcache, services
 from tracker.domain import money, widget
 from tracker.domain.progress import days_left_line
 from tracker.models import Campaign
@@ -199,26 +199,23 @@ def _render(name: str, **context: Any) -> str:
     return _env.get_template(name).render(**context)
 
 
-COMMON_HEADERS = (
-    ("X-Content-Type-Options", "nosniff"),
-    ("Cross-Origin-Resource-Policy", "cross-origin"),
-)
-
-
 def build_embed_html(campaign: Campaign, at: datetime, options: WidgetOptions) -> hotcache.Entry:
     """The widget as a self-contained HTML page for an iframe, with its CSP."""
     model = widget_model(campaign, at, options)
     style = _render("widget.css", m=model, palette=_palette(model.theme)).strip()
     script, script_hash = _resize_script()
     body = _render("widget.html", m=model, style=style, script=script)
-    csp = (
-        f"default-src 'none'; style-src {_csp_hash(style)}; script-src {script_hash}; "
-        f"base-uri 'none'; form-action 'none'; frame-ancestors {frame_ancestors(campaign)}"
+    csp = headers.csp(
+        scripts=script_hash,
+        styles=_csp_hash(style),
+        images="'none'",
+        forms="'none'",
+        frame_ancestors=frame_ancestors(campaign),
     )
     return hotcache.make_entry(
         body.encode(),
         "text/html; charset=utf-8",
-        (("Content-Security-Policy", csp), *COMMON_HEADERS),
+        (("Content-Security-Policy", csp), *headers.EMBEDDABLE),
     )
 
 
@@ -279,7 +276,7 @@ def build_embed_svg(campaign: Campaign, at: datetime, options: WidgetOptions) ->
         "image/svg+xml; charset=utf-8",
         (
             ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
-            *COMMON_HEADERS,
+            *headers.EMBEDDABLE,
         ),
     )
 
@@ -293,7 +290,7 @@ def build_embed_js(campaign: Campaign, at: datetime, options: WidgetOptions) -> 
         height=FRAME_HEIGHT_PX,
     ).strip()
     return hotcache.make_entry(
-        body.encode() + b"\n", "text/javascript; charset=utf-8", COMMON_HEADERS
+        body.encode() + b"\n", "text/javascript; charset=utf-8", headers.EMBEDDABLE
     )
 
 

@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import InterfaceError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from tracker.extensions import db
 from tracker.services import NotFound
@@ -64,11 +64,13 @@ def handle(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         status = exc.code or 500
         message = exc.description or TITLES.get(status, "Error")
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            allowed = ", ".join(m for m in exc.valid_methods if m not in ("HEAD", "OPTIONS"))
+            message = f"{request.method} is not allowed here; use {allowed}."
         response = error_response(status, message)
-        if exc.response is not None:  # e.g. 429 with Retry-After from Flask-Limiter
-            for key in ("Retry-After",):
-                if key in exc.response.headers:
-                    response.headers[key] = exc.response.headers[key]
+        for key, value in exc.get_headers():  # a 405's Allow, a 429's Retry-After
+            if key.lower() != "content-type":
+                response.headers[key] = value
         return response
     if isinstance(exc, NotFound):
         return error_response(404, str(exc))

@@ -126,9 +126,8 @@ class FastReads:
         if entry is None:
             return None
         not_modified = hotcache.etag_matches(environ.get("HTTP_IF_NONE_MATCH"), entry.etag)
-        headers = self._headers(found, entry, at, route.cors, not_modified)
-        if environ.get("wsgi.url_scheme") == "https":
-            headers = [*headers, ("Strict-Transport-Security", hotcache.HSTS)]
+        secure = environ.get("wsgi.url_scheme") == "https"
+        headers = self._headers(found, entry, at, route.cors, not_modified, secure)
         if not_modified:
             self._count(route, "304")
             start_response("304 NOT MODIFIED", headers)
@@ -144,16 +143,19 @@ class FastReads:
         at: datetime,
         cors: bool,
         not_modified: bool,
+        secure: bool,
     ) -> list[tuple[str, str]]:
         # Far from the bucket's end, Cache-Control is the same on every request, so the
         # whole list is built once per entry; near it, max-age shrinks and is built anew.
         steady = (found.until - at).total_seconds() >= 2 * self.max_age
-        memo_key = (found.key, cors, not_modified)
+        memo_key = (found.key, cors, not_modified, secure)
         if steady:
             headers = self._steady.get(memo_key)
             if headers is not None:
                 return headers
-        headers = hotcache.response_headers(entry, at, found.until, self.max_age, cors=cors)
+        headers = hotcache.response_headers(
+            entry, at, found.until, self.max_age, cors=cors, secure=secure
+        )
         if not not_modified:
             headers.append(("Content-Type", entry.content_type))
             headers.append(("Content-Length", str(len(entry.body))))

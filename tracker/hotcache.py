@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from tracker import headers
 from tracker.domain import periods
 
 log = logging.getLogger(__name__)
@@ -95,29 +96,20 @@ def cache_control(at: datetime, until: datetime, max_age: int) -> str:
     return value
 
 
-# Sent on every answer, by Flask (tracker.app) and by the fast path alike.
-COMMON_HEADERS: tuple[tuple[str, str], ...] = (
-    ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "strict-origin-when-cross-origin"),
-)
-HSTS = "max-age=31536000; includeSubDomains"
-
-
 def response_headers(
-    entry: Entry, at: datetime, until: datetime, max_age: int, *, cors: bool
+    entry: Entry, at: datetime, until: datetime, max_age: int, *, cors: bool, secure: bool
 ) -> list[tuple[str, str]]:
-    """The headers of a cached read: caching, the entry's own, the common ones, CORS."""
-    headers = [
+    """Every header of a cached read: caching, the entry's own, CORS, then tracker.headers'."""
+    given = [
         ("ETag", entry.etag),
         ("Cache-Control", cache_control(at, until, max_age)),
         ("Vary", "Accept-Encoding"),
         *entry.headers,
     ]
-    own = {name for name, _ in entry.headers}
-    headers.extend(item for item in COMMON_HEADERS if item[0] not in own)
     if cors:
-        headers.append(("Access-Control-Allow-Origin", "*"))
-    return headers
+        given.append(("Access-Control-Allow-Origin", "*"))
+    mimetype = entry.content_type.split(";", 1)[0].strip()
+    return headers.completed(given, mimetype, secure=secure, private=False)
 
 
 class HotCache:

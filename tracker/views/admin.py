@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,21 +38,9 @@ from tracker.models import Admin, Campaign
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+admin = Blueprint("admin", __name__, url_prefix="/admin")
 
-admin = Blueprint(
-    "admin",
-    __name__,
-    url_prefix="/admin",
-    static_folder=str(ROOT / "static" / "admin"),
-    static_url_path="/static",
-)
-
-PUBLIC_ENDPOINTS = {"admin.login", "admin.static"}
-CSP = (
-    "default-src 'self'; img-src 'self'; frame-src 'self'; frame-ancestors 'none'; "
-    "form-action 'self'; base-uri 'none'; object-src 'none'"
-)
+PUBLIC_ENDPOINTS = {"admin.login"}
 
 
 login_manager.login_view = "admin.login"
@@ -95,18 +82,6 @@ def require_login() -> BaseResponse | None:
         return None
     result: BaseResponse = login_manager.unauthorized()
     return result
-
-
-@admin.after_app_request
-def admin_headers(response: Response) -> Response:
-    if request.path == "/admin" or request.path.startswith("/admin/"):
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        if request.endpoint != "admin.static":
-            response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @admin.errorhandler(HTTPException)

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
-from tracker import payments, services
+from tracker import headers, payments, services
 from tracker.domain import money
 from tracker.errors import error_response
 from tracker.models import Campaign
@@ -87,7 +87,7 @@ def _page(campaign: Campaign, status: int = 200, error: str | None = None, **for
         symbol=money.format_money(0, campaign.currency, campaign.locale).replace("0", "").strip(),
         example=money.format_major(10 ** money.exponent(campaign.currency) * 10, campaign.currency),
     )
-    return Response(body, status=status, mimetype="text/html")
+    return _html(body, status)
 
 
 @donate.get("/donate/<slug>")
@@ -162,14 +162,10 @@ def _count_checkout(address: str) -> None:
 @donate.get("/donate/<slug>/thanks")
 def thanks(slug: str) -> Response:
     campaign = services.require_campaign(slug)
-    return Response(render_template("donate/thanks.html", campaign=campaign), mimetype="text/html")
+    return _html(render_template("donate/thanks.html", campaign=campaign))
 
 
-@donate.after_request
-def no_framing(response: Response) -> Response:
-    # The donate page opens in its own tab: never inside a frame (clickjacking).
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.headers["Referrer-Policy"] = "same-origin"
+def _html(body: str, status: int = 200) -> Response:
+    response = Response(body, status=status, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = headers.DONATE_CSP
     return response

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import Blueprint, Response, current_app, request
 
-from tracker import embeds, errors, hotcache, services
+from tracker import embeds, errors, headers, hotcache, services
 from tracker.domain import widget
 from tracker.models import Campaign
 from tracker.views.reads import cached_read
@@ -62,13 +62,9 @@ def demo(slug: str) -> Response:
         body,
         content_type="text/html; charset=utf-8",
         headers={
-            "Content-Security-Policy": (
-                "default-src 'none'; script-src 'self'; frame-src 'self'; img-src 'self'; "
-                "style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
-                "frame-ancestors 'self'"
-            ),
+            # The snippets shown live carry style attributes of their own.
+            "Content-Security-Policy": headers.csp(frames="'self'", style_attributes=True),
             "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
         },
     )
 
@@ -89,7 +85,7 @@ def embed_error(status: int, message: str) -> Response:
         body,
         status=status,
         content_type=content_type,
-        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+        headers={"Cache-Control": "no-store"},
     )
 
 

@@ -51,7 +51,12 @@ def entry_response(
     The headers come from hotcache.response_headers, as on the fast path.
     """
     headers = hotcache.response_headers(
-        entry, at, until, current_app.config["TRACKER_CACHE_SECONDS"], cors=cors
+        entry,
+        at,
+        until,
+        current_app.config["TRACKER_CACHE_SECONDS"],
+        cors=cors,
+        secure=request.is_secure,
     )
     if hotcache.etag_matches(request.headers.get("If-None-Match"), entry.etag):
         return Response(status=304, headers=headers)
