@@ -6,7 +6,7 @@ import re
 
 from flask.testing import FlaskClient
 
-from tracker import admin_services
+from tracker import accounts
 from tracker.extensions import db
 
 EMAIL = "ada@example.org"
@@ -16,7 +16,7 @@ _TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def make_admin(email: str = EMAIL, password: str = PASSWORD) -> None:
-    admin_services.set_admin_password(email, password)
+    accounts.set_admin_password(email, password)
     db.session.commit()
 
 

@@ -88,12 +88,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     observability.register(app)
     app.after_request(_finish_headers)
     if app.config.get("TRACKER_FAST_READS", True):
-        from tracker.fastpath import API_ROUTES, FastReads, embed_routes
+        from tracker.fastpath import FastReads
+        from tracker.read_routes import READS
 
         fast = FastReads(
             app.wsgi_app,
             app.extensions["tracker.hotcache"],
-            [*API_ROUTES, *embed_routes()],
+            READS.values(),
             app.config["TRACKER_CACHE_SECONDS"],
             clock=services.now,
         )

@@ -189,7 +189,7 @@ def seed_demo() -> None:
 
     from tracker.models import Campaign
 
-    if db.session.execute(select(func.count(Campaign.id))).scalar_one():
+    if db.session.scalar(select(func.count(Campaign.id))):
         click.echo("campaigns exist; demo not seeded")
         return
     campaign = services.create_campaign(
@@ -213,13 +213,13 @@ def seed_demo() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first stdin line.")
 def create_admin(email: str, password_stdin: bool) -> None:
     """Create an admin, or reset the password of an existing one."""
-    from tracker import admin_services
+    from tracker import accounts
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    admin, created = admin_services.set_admin_password(email, password)
+    admin, created = accounts.set_admin_password(email, password)
     db.session.commit()
     click.echo(f"{'created' if created else 'reset the password of'} admin {admin.email}")
 

@@ -11,12 +11,11 @@ alike; tests/views/test_fastpath.py holds them to it.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
 from tracker import hotcache
+from tracker.read_routes import Read
 from tracker.services import SLUG_RE
 
 MAX_REMEMBERED = 4096
@@ -24,23 +23,14 @@ _UNSEEN: Any = object()
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-# Parses the raw query string into the variant the Flask view would use;
-# raises ValueError (or returns None) to leave the request to Flask.
-VariantOf = Callable[[str], Hashable | None]
 
 
-@dataclass(frozen=True)
-class Route:
-    prefix: str
-    suffix: str
-    variant_of: VariantOf
-    cors: bool = False
-
-    def slug(self, path: str) -> str | None:
-        if not (path.startswith(self.prefix) and path.endswith(self.suffix)):
-            return None
-        slug = path[len(self.prefix) : len(path) - len(self.suffix)]
-        return slug if SLUG_RE.fullmatch(slug) else None
+def _slug(route: Read, path: str) -> str | None:
+    """The slug of `path` under `route`, or None when it is not this route's."""
+    if not (path.startswith(route.prefix) and path.endswith(route.suffix)):
+        return None
+    slug = path[len(route.prefix) : len(path) - len(route.suffix)]
+    return slug if SLUG_RE.fullmatch(slug) else None
 
 
 class FastReads:
@@ -50,33 +40,32 @@ class FastReads:
         self,
         app: WSGIApp,
         cache: hotcache.HotCache,
-        routes: list[Route],
+        routes: Iterable[Read],
         max_age: int,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.app = app
         self.cache = cache
-        self.routes = routes
+        self.routes = list(routes)
         self.max_age = max_age
         self.clock = clock or (lambda: datetime.now(UTC))
         # Plain integers, read by observability at scrape time: no lock on the hot path.
-        self._counts: dict[tuple[Route, str], int] = {}
-        self._paths: dict[str, tuple[Route, str] | None] = {}
+        self._counts: dict[tuple[Read, str], int] = {}
+        self._paths: dict[str, tuple[Read, str] | None] = {}
         self._steady: dict[Hashable, list[tuple[str, str]]] = {}
 
     @property
     def counts(self) -> dict[tuple[str, str], int]:
         """Answers so far by (route, status), for /metrics."""
         return {
-            (route.prefix + "<slug>" + route.suffix, status): value
-            for (route, status), value in list(self._counts.items())
+            (route.rule, status): value for (route, status), value in list(self._counts.items())
         }
 
     @property
     def served(self) -> int:
         return sum(self._counts.values())
 
-    def _count(self, route: Route, status: str) -> None:
+    def _count(self, route: Read, status: str) -> None:
         key = (route, status)
         self._counts[key] = self._counts.get(key, 0) + 1
 
@@ -87,14 +76,14 @@ class FastReads:
                 return answer
         return self.app(environ, start_response)
 
-    def _route(self, path: str) -> tuple[Route, str] | None:
+    def _route(self, path: str) -> tuple[Read, str] | None:
         """The route and slug of a path, remembered for the paths seen most."""
         known = self._paths.get(path, _UNSEEN)
         if known is not _UNSEEN:
             return known
         found = None
         for route in self.routes:
-            slug = route.slug(path)
+            slug = _slug(route, path)
             if slug is not None:
                 found = (route, slug)
                 break
@@ -164,46 +153,3 @@ class FastReads:
                 self._steady.clear()
             self._steady[memo_key] = headers
         return headers
-
-
-def api_variant(name: str) -> VariantOf:
-    """The API reads take no options: every query string gives the same variant."""
-
-    def variant_of(query: str) -> Hashable:
-        return name
-
-    return variant_of
-
-
-def embed_variant(kind: str) -> VariantOf:
-    """The embed views' variant, (kind, WidgetOptions), from the raw query string."""
-    from werkzeug.datastructures import MultiDict
-
-    from tracker.embeds import parse_widget_options
-
-    known: dict[str, Hashable] = {}
-
-    def variant_of(query: str) -> Hashable:
-        variant = known.get(query)
-        if variant is None:
-            args = MultiDict(parse_qsl(query, keep_blank_values=True, errors="replace"))
-            variant = (kind, parse_widget_options(args))  # OptionError: Flask answers 400
-            if len(known) < 256:  # common query strings only; no unbounded growth
-                known[query] = variant
-        return variant
-
-    return variant_of
-
-
-API_ROUTES = [
-    Route("/api/v1/campaigns/", "/progress", api_variant("progress"), cors=True),
-    Route("/api/v1/campaigns/", "/periods", api_variant("periods"), cors=True),
-]
-
-
-def embed_routes() -> list[Route]:
-    return [
-        Route("/embed/", "", embed_variant("html")),
-        Route("/embed/", ".svg", embed_variant("svg")),
-        Route("/embed/", ".js", embed_variant("js")),
-    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -215,21 +216,13 @@ class PaymentAdjustment(db.Model):  # type: ignore[name-defined,misc]
     updated_at: Mapped[CreatedAt]
 
 
-class Admin(db.Model):  # type: ignore[name-defined,misc]
+class Admin(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "admins"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[CreatedAt]
-
-    # Flask-Login protocol
-    is_active = True
-    is_authenticated = True
-    is_anonymous = False
-
-    def get_id(self) -> str:
-        return str(self.id)
 
 
 class AuditEntry(db.Model):  # type: ignore[name-defined,misc]

@@ -181,9 +181,7 @@ def _roll_campaign(listed: _Row, now: datetime, report: RolloverReport) -> None:
         db.session.rollback()
         return
     zone = services.campaign_zone(campaign)
-    rows = list(
-        db.session.execute(select(Period).where(Period.campaign_id == campaign.id)).scalars()
-    )
+    rows = list(db.session.scalars(select(Period).where(Period.campaign_id == campaign.id)))
     by_month = {services.month_of(row): row for row in rows}
     current = Month.containing(now, zone)
     first = plan.first_month(by_month, Month.containing(campaign.created_at, zone))
@@ -233,13 +231,13 @@ def _close(row: Period, now: datetime) -> int | None:
     """Close the period, keeping its total at this moment; None if it was already closed."""
     # The condition makes closing exactly-once even without the lock: of two runs,
     # only one UPDATE finds the row still open and gets a row back.
-    total = db.session.execute(
+    total = db.session.scalar(
         update(Period)
         .where(Period.id == row.id, Period.closed.is_(False))
         .values(closed=True, closed_at=now, closed_raised_minor=Period.raised_minor)
         .returning(Period.closed_raised_minor)
         .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    )
     db.session.expire(row)
     return None if total is None else int(total)
 

@@ -87,10 +87,7 @@ def parse_presets(text: str | list[str], currency: str) -> list[int]:
 
 def get_campaign(slug: str) -> Campaign | None:
     """The campaign with this slug, or None."""
-    result: Campaign | None = db.session.execute(
-        select(Campaign).where(Campaign.slug == slug)
-    ).scalar_one_or_none()
-    return result
+    return db.session.scalar(select(Campaign).where(Campaign.slug == slug))
 
 
 def require_campaign(slug: str) -> Campaign:
@@ -182,14 +179,13 @@ def period_for(campaign: Campaign, at: datetime) -> Period:
 
 
 def find_period(campaign: Campaign, month: Month) -> Period | None:
-    result: Period | None = db.session.execute(
+    return db.session.scalar(
         select(Period).where(
             Period.campaign_id == campaign.id,
             Period.year == month.year,
             Period.month == month.month,
         )
-    ).scalar_one_or_none()
-    return result
+    )
 
 
 def get_or_create_period(campaign: Campaign, month: Month) -> Period:
@@ -456,7 +452,7 @@ def verify() -> list[str]:
         )
     }
     problems = []
-    for period in db.session.execute(select(Period)).scalars():
+    for period in db.session.scalars(select(Period)):
         want = sums.get(period.id, (0, 0))
         have = (period.raised_minor, period.donations)
         if want != have:
@@ -465,7 +461,7 @@ def verify() -> list[str]:
                 f"{period.campaign_id}): stored raised={have[0]} donations={have[1]}, "
                 f"donations give raised={want[0]} donations={want[1]}"
             )
-    for donation in db.session.execute(select(Donation)).scalars():
+    for donation in db.session.scalars(select(Donation)):
         month = Month.containing(donation.received_at, campaign_zone(donation.campaign))
         if month != month_of(donation.period):
             problems.append(f"donation {donation.id} is filed in the wrong month")

@@ -8,6 +8,7 @@ import io
 import re
 from datetime import UTC, datetime
 
+import markupsafe
 import pytest
 import time_machine
 from flask import Flask
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 
 from tests.adminkit import EMAIL, PASSWORD, csrf_token, log_in, make_admin
 from tests.factories import make_campaign, make_donation
-from tracker import admin_services, services
+from tracker import accounts, embeds, reports, services
 from tracker.extensions import db as sa_db
 from tracker.models import (
     AuditEntry,
@@ -185,19 +186,19 @@ def test_password_is_stored_hashed_with_argon2(make_app, db) -> None:
     strong = make_app(TRACKER_CHEAP_PASSWORD_HASH=False)
     with strong.app_context():
         make_admin()
-    admin = admin_services.find_admin(EMAIL)
+    admin = accounts.find_admin(EMAIL)
     assert admin is not None
     assert admin.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     assert PASSWORD not in admin.password_hash
-    assert admin_services.authenticate(EMAIL, PASSWORD) is admin
-    assert admin_services.authenticate(EMAIL, PASSWORD + "!") is None
+    assert accounts.authenticate(EMAIL, PASSWORD) is admin
+    assert accounts.authenticate(EMAIL, PASSWORD + "!") is None
 
 
 def test_cheap_hash_only_when_testing(app, make_app) -> None:
     with app.app_context():
-        assert admin_services.hasher() is not admin_services._STRONG
+        assert accounts.hasher() is not accounts._STRONG
     with make_app(TESTING=False).app_context():
-        assert admin_services.hasher() is admin_services._STRONG
+        assert accounts.hasher() is accounts._STRONG
 
 
 def _fail(client, email: str, address: str = "10.0.0.1", password: str = "nope nope nope"):
@@ -325,7 +326,7 @@ def test_login_page_when_logged_in_goes_on(admin_client) -> None:
 
 def test_a_password_reset_ends_existing_sessions(admin_client) -> None:
     assert admin_client.get("/admin/").status_code == 200
-    admin_services.set_admin_password(EMAIL, "a brand new password")
+    accounts.set_admin_password(EMAIL, "a brand new password")
     sa_db.session.commit()
     assert admin_client.get("/admin/").status_code == 302
 
@@ -761,7 +762,7 @@ def test_csv_export_streams_the_month_neutralised(nov23, admin_client) -> None:
     ],
 )
 def test_neutralise(cell, expected) -> None:
-    assert admin_services.neutralise(cell) == expected
+    assert reports.neutralise(cell) == expected
 
 
 def test_csv_of_an_empty_month_has_the_header(admin_client) -> None:
@@ -809,32 +810,27 @@ def test_months_page_lists_months_and_draws_a_chart(nov23, admin_client) -> None
 
 def test_chart_geometry_scales_to_the_tallest() -> None:
     Month = services.Month
-    chart = admin_services.chart_geometry(
+    chart = reports.chart_geometry(
         [(Month(2026, 10), 600, 400), (Month(2026, 11), 0, None)], "USD", "en"
     )
     assert [bar.height for bar in chart.bars] == [160, 0]
     assert chart.bars[0].goal_y == 160 - 400 * 160 // 600
     assert chart.bars[1].goal_y is None
     assert chart.top_label == "6 $"
-    empty = admin_services.chart_geometry([(Month(2026, 11), 0, None)], "USD", "en")
+    empty = reports.chart_geometry([(Month(2026, 11), 0, None)], "USD", "en")
     assert [bar.height for bar in empty.bars] == [0]
     assert empty.top_label == "0 $"
 
 
-def test_snippets_page(admin_client) -> None:
-    make_campaign("southfront", name='Support "us" <now>')
+def test_snippets_page_shows_the_one_set_of_snippets(admin_client) -> None:
+    campaign = make_campaign("southfront", name='Support "us" <now>')
     page = admin_client.get("/admin/campaigns/southfront/embed").get_data(as_text=True)
-    assert "&lt;iframe src=&#34;http://localhost/embed/southfront&#34;" in page
-    assert "&lt;script src=&#34;http://localhost/embed/southfront.js&#34; async&gt;" in page
-    assert "&lt;img src=&#34;http://localhost/embed/southfront.svg&#34;" in page
+    snippets = embeds.snippets("http://localhost/", campaign, embeds.WidgetOptions())
+    assert set(snippets) == {"script", "iframe", "image"}
+    for snippet in snippets.values():  # the public ones, shown as text to copy
+        assert str(markupsafe.escape(snippet)) in page
     assert "<now>" not in page
     assert 'src="/embed/southfront.svg"' in page
-    snippets = admin_services.embed_snippets(
-        services.require_campaign("southfront"), "https://t.example/"
-    )
-    script = '<script src="https://t.example/embed/southfront.js" async></script>'
-    assert snippets["script"] == script
-    assert 'title="Support &quot;us&quot; &lt;now>"' in snippets["iframe"]
 
 
 def test_audit_log_page(admin_client) -> None:
@@ -1011,8 +1007,8 @@ def test_create_admin_then_reset(runner) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "created admin grace@example.org" in result.output
-    first = admin_services.find_admin("grace@example.org").password_hash
-    assert admin_services.authenticate("grace@example.org", "a long enough password")
+    first = accounts.find_admin("grace@example.org").password_hash
+    assert accounts.authenticate("grace@example.org", "a long enough password")
     result = runner.invoke(
         args=["tracker", "create-admin", "grace@example.org", "--password-stdin"],
         input="another long password\n",
@@ -1020,9 +1016,9 @@ def test_create_admin_then_reset(runner) -> None:
     assert result.exit_code == 0, result.output
     assert "reset the password" in result.output
     sa_db.session.expire_all()
-    assert admin_services.find_admin("grace@example.org").password_hash != first
-    assert admin_services.authenticate("grace@example.org", "a long enough password") is None
-    assert admin_services.authenticate("grace@example.org", "another long password")
+    assert accounts.find_admin("grace@example.org").password_hash != first
+    assert accounts.authenticate("grace@example.org", "a long enough password") is None
+    assert accounts.authenticate("grace@example.org", "another long password")
 
 
 @pytest.mark.parametrize(
@@ -1041,4 +1037,4 @@ def test_create_admin_refuses_bad_input(runner, email, password, message) -> Non
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], result.output
     assert count(AuditEntry) == 0
-    assert admin_services.find_admin(email) is None
+    assert accounts.find_admin(email) is None

@@ -103,3 +103,13 @@ def test_fast_path_sees_other_processes_writes_outside_any_app_context(
     assert client.get(path).get_json()["raised"]["amount_minor"] == 1005
     with app.app_context():
         sa_db.engine.dispose()
+
+
+def test_the_fast_path_and_the_views_share_one_table_of_routes(app) -> None:
+    from tracker.read_routes import READS
+
+    rules = {rule.endpoint: rule.rule for rule in app.url_map.iter_rules()}
+    assert {endpoint: rules[endpoint] for endpoint in READS} == {
+        endpoint: read.rule for endpoint, read in READS.items()
+    }
+    assert fast_layer(app).routes == list(READS.values())

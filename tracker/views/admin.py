@@ -21,8 +21,8 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
+from tracker import accounts, embeds, errors, inbox, reports, services
 from tracker import admin_services as ops
-from tracker import errors, inbox, services
 from tracker.domain import money
 from tracker.errors import error_response
 from tracker.extensions import db
@@ -54,7 +54,7 @@ def load_admin(user_id: str) -> Admin | None:
         account = db.session.get(Admin, int(user_id))
     except (TypeError, ValueError):
         return None
-    if account is None or session.get("admin_key") != ops.session_key(account):
+    if account is None or session.get("admin_key") != accounts.session_key(account):
         return None
     return account
 
@@ -153,7 +153,7 @@ def login() -> Any:
     email = (form.email.data or "").strip().lower()
     address = request.remote_addr or "-"
     try:
-        wait_s = ops.login_wait_s(email, address)
+        wait_s = accounts.login_wait_s(email, address)
     except Exception:  # the counter's storage (Redis) is down: refuse rather than not count
         log.exception("admin login: rate limit storage unreachable")
         return error_response(503, "Logging in is unavailable for a moment. Try again soon.")
@@ -165,10 +165,10 @@ def login() -> Any:
         )
         page = render_template("admin/login.html", form=form)
         return page, 429, {"Retry-After": str(wait_s)}
-    account = ops.authenticate(email, form.password.data or "") if form.validate() else None
+    account = accounts.authenticate(email, form.password.data or "") if form.validate() else None
     if account is None:
         try:
-            ops.login_failed(email, address)
+            accounts.login_failed(email, address)
         except Exception:
             log.exception("admin login: rate limit storage unreachable")
         db.session.rollback()
@@ -176,7 +176,7 @@ def login() -> Any:
         form.form_errors.append("Wrong email or password.")
         return render_template("admin/login.html", form=form), 401
     session.clear()  # a fresh session (and CSRF token) for the logged-in admin
-    session["admin_key"] = ops.session_key(account)
+    session["admin_key"] = accounts.session_key(account)
     login_user(account)
     ops.audit(account.email, "login")
     db.session.commit()
@@ -273,10 +273,8 @@ def edit_campaign(slug: str) -> Any:
 @admin.get("/campaigns/<slug>/embed")
 def snippets(slug: str) -> Any:
     campaign = services.require_campaign(slug)
-    base = request.url_root.rstrip("/")
-    return render_template(
-        "admin/snippets.html", campaign=campaign, snippets=ops.embed_snippets(campaign, base)
-    )
+    snippets = embeds.snippets(request.url_root, campaign, embeds.WidgetOptions())
+    return render_template("admin/snippets.html", campaign=campaign, snippets=snippets)
 
 
 # --- donations -----------------------------------------------------------------
@@ -386,7 +384,7 @@ def export_csv(slug: str) -> Any:
     db.session.commit()
     filename = f"{campaign.slug}-{month.key}.csv"
     return Response(
-        ops.csv_export(campaign, month),
+        reports.csv_export(campaign, month),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -401,7 +399,7 @@ def months() -> Any:
     if campaign is None:
         return render_template("admin/months.html", campaign=None)
     rows = ops.months(campaign)
-    chart = ops.chart(campaign, services.now())
+    chart = reports.chart(campaign, services.now())
     db.session.commit()
     return render_template(
         "admin/months.html",

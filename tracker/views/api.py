@@ -13,6 +13,7 @@ from sqlalchemy import text
 from tracker import hotcache, services
 from tracker.extensions import db
 from tracker.models import Campaign
+from tracker.read_routes import READS
 from tracker.views.reads import cached_read
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ def json_entry(document: object) -> hotcache.Entry:
     return hotcache.make_entry(body, "application/json")
 
 
-@api.get("/api/v1/campaigns/<slug>/progress")
+@api.get(READS["api.progress"].rule)
 def progress(slug: str) -> Response:
     def build(campaign: Campaign, at: datetime) -> hotcache.Entry:
         return json_entry(services.progress_json(services.snapshot(campaign, at)))
@@ -33,7 +34,7 @@ def progress(slug: str) -> Response:
     return cached_read(slug, "progress", build, cors=True)
 
 
-@api.get("/api/v1/campaigns/<slug>/periods")
+@api.get(READS["api.periods"].rule)
 def periods(slug: str) -> Response:
     def build(campaign: Campaign, at: datetime) -> hotcache.Entry:
         return json_entry(services.periods_json(campaign, at))

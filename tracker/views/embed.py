@@ -9,38 +9,40 @@ from flask import Blueprint, Response, current_app, request
 from tracker import embeds, errors, headers, hotcache, services
 from tracker.domain import widget
 from tracker.models import Campaign
+from tracker.read_routes import READS
 from tracker.views.reads import cached_read
 
 embed = Blueprint("embed", __name__)
 
 
-def _serve(slug: str, kind: str) -> Response:
+def _serve(slug: str, endpoint: str) -> Response:
+    # The variant as the fast path files it: the same function, on the same raw query.
     try:
-        options = embeds.parse_widget_options(request.args)
+        variant = READS[endpoint].variant_of(request.query_string.decode("latin-1"))
     except embeds.OptionError as err:
         return embed_error(400, str(err))
-
+    kind, options = variant  # type: ignore[misc]
     build = embeds.BUILDERS[kind]
 
     def builder(campaign: Campaign, at: datetime) -> hotcache.Entry:
         return build(campaign, at, options)
 
-    return cached_read(slug, (kind, options), builder)
+    return cached_read(slug, variant, builder)
 
 
-@embed.get("/embed/<slug>")
+@embed.get(READS["embed.page"].rule)
 def page(slug: str) -> Response:
-    return _serve(slug, "html")
+    return _serve(slug, "embed.page")
 
 
-@embed.get("/embed/<slug>.svg")
+@embed.get(READS["embed.image"].rule)
 def image(slug: str) -> Response:
-    return _serve(slug, "svg")
+    return _serve(slug, "embed.image")
 
 
-@embed.get("/embed/<slug>.js")
+@embed.get(READS["embed.script"].rule)
 def script(slug: str) -> Response:
-    return _serve(slug, "js")
+    return _serve(slug, "embed.script")
 
 
 @embed.get("/embed/<slug>/demo")

@@ -1,0 +1,170 @@
+"""Reports for admins: the months chart and the CSV export of a month's donations."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker import services
+from tracker.domain import money
+from tracker.domain.periods import Period as Month
+from tracker.domain.periods import periods_between
+from tracker.extensions import db
+from tracker.models import Campaign, Donation, Period
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    title: str
+    x: int
+    y: int
+    height: int
+    goal_y: int | None
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    bar_width: int
+    bars: list[Bar]
+    top_label: str
+
+
+CHART_WIDTH = 600
+CHART_HEIGHT = 160
+CHART_MONTHS = 12
+
+
+def chart(campaign: Campaign, at: datetime, count: int = CHART_MONTHS) -> Chart:
+    """Bars of the last `count` months' raised amounts, each with its goal mark (SVG units)."""
+    last = Month.containing(at, services.campaign_zone(campaign))
+    first = last
+    for _ in range(count - 1):
+        first = first.previous()
+    rows = {
+        (p.year, p.month): p
+        for p in db.session.execute(
+            select(Period).where(
+                Period.campaign_id == campaign.id,
+                (Period.year * 100 + Period.month) >= first.year * 100 + first.month,
+                (Period.year * 100 + Period.month) <= last.year * 100 + last.month,
+            )
+        ).scalars()
+    }
+    data: list[tuple[Month, int, int | None]] = []
+    for month in periods_between(first, last):
+        row = rows.get((month.year, month.month))
+        data.append((month, row.raised_minor if row else 0, row.goal_minor if row else None))
+    return chart_geometry(data, campaign.currency, campaign.locale)
+
+
+def chart_geometry(data: list[tuple[Month, int, int | None]], currency: str, locale: str) -> Chart:
+    """Integer SVG geometry for (month, raised, goal) triples; the tallest value fills it."""
+    top = max([0] + [raised for _, raised, _ in data] + [goal or 0 for _, _, goal in data])
+    scale = top or 1
+    slot = CHART_WIDTH // max(1, len(data))
+    bar_width = max(1, slot * 3 // 4)
+    bars = []
+    for index, (month, raised, goal) in enumerate(data):
+        height = raised * CHART_HEIGHT // scale
+        goal_y = None if goal is None else CHART_HEIGHT - goal * CHART_HEIGHT // scale
+        title = f"{month.label(locale)}: {money.format_money(raised, currency, locale)}"
+        if goal is not None:
+            title += f" of {money.format_money(goal, currency, locale)}"
+        bars.append(
+            Bar(
+                label=month.first_day.strftime("%b"),
+                title=title,
+                x=index * slot + (slot - bar_width) // 2,
+                y=CHART_HEIGHT - height,
+                height=height,
+                goal_y=goal_y,
+            )
+        )
+    return Chart(
+        width=CHART_WIDTH,
+        height=CHART_HEIGHT,
+        bar_width=bar_width,
+        bars=bars,
+        top_label=money.format_money(top, currency, locale),
+    )
+
+
+CSV_COLUMNS = (
+    "id",
+    "received_at",
+    "amount",
+    "currency",
+    "net",
+    "refunded",
+    "disputed",
+    "source",
+    "external_key",
+    "donor",
+)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    """A cell a spreadsheet would run as a formula gets a leading single quote."""
+    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
+
+
+def csv_export(campaign: Campaign, month: Month) -> Iterator[str]:
+    """A generator of the month's donations as CSV lines; it reads with its own session,
+    so the response can stream after the request's session is gone."""
+    period = services.find_period(campaign, month)
+    return csv_lines(
+        Session(db.engine), period.id if period else None, services.campaign_zone(campaign)
+    )
+
+
+def csv_lines(session: Session, period_id: int | None, zone: ZoneInfo) -> Iterator[str]:
+    """CSV text, one line at a time (header first); closes `session` when done."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def line(cells: list[str]) -> str:
+        writer.writerow([neutralise(cell) for cell in cells])
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    try:
+        yield line(list(CSV_COLUMNS))
+        if period_id is None:
+            return
+        query = (
+            select(Donation)
+            .where(Donation.period_id == period_id)
+            .order_by(Donation.received_at, Donation.id)
+            .execution_options(yield_per=500)
+        )
+        for donation in session.execute(query).scalars():
+            cur = donation.currency
+            yield line(
+                [
+                    str(donation.id),
+                    donation.received_at.astimezone(zone).isoformat(),
+                    money.format_major(donation.amount_minor, cur),
+                    cur,
+                    money.format_major(services.net(donation), cur),
+                    money.format_major(donation.refunded_minor, cur),
+                    money.format_major(donation.disputed_minor, cur),
+                    donation.source,
+                    donation.external_key,
+                    donation.donor_name or "",
+                ]
+            )
+    finally:
+        session.close()
