@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import escape
 
-from tracker import headers, hotcache, services
+from tracker import headers, hotcache, services, snapshots
 from tracker.domain import money, widget
 from tracker.domain.progress import days_left_line
 from tracker.models import Campaign
@@ -136,7 +136,7 @@ class Model:
 
 def widget_model(campaign: Campaign, at: datetime, options: WidgetOptions) -> Model:
     """Read the campaign's current period (one row, no aggregate) and format what it shows."""
-    snap = services.snapshot(campaign, at)
+    snap = snapshots.snapshot(campaign, at)
     prog = snap.progress
     zone = services.campaign_zone(campaign)
     locale = options.lang or campaign.locale

@@ -18,12 +18,18 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from tracker.domain import money
-from tracker.domain.text import visible
-from tracker.payments import units
+from tracker.payments.fields import (
+    ATTRIBUTION_KEYS,
+    Reader,
+    Rejected,
+    in_range,
+    is_int,
+    shown,
+    unix,
+)
 
 CHECKOUT_PAID = frozenset(
     {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
@@ -32,26 +38,14 @@ COUNTED = CHECKOUT_PAID | {"payment_intent.succeeded", "invoice.paid"}
 HANDLED = COUNTED | {"invoice_payment.paid", "charge.refunded", "charge.dispute.closed"}
 
 MAX_DEPTH = 100
-MAX_METADATA = 500  # Stripe's limit for one metadata value
-# Stripe's clock and ours may differ a little; an object dated a day ahead is not Stripe's.
-FUTURE_SLACK = timedelta(days=1)
-_LATEST = datetime(9999, 12, 1, tzinfo=UTC)  # a month that still has a next one
-_ID_RE = re.compile(r"[A-Za-z0-9_]{1,255}")
 _EVENT_ID_RE = re.compile(r"evt_[A-Za-z0-9_]{1,251}")
 _TYPE_RE = re.compile(r"[a-z0-9_.]{1,100}")
-_TOKEN_RE = re.compile(r"[a-z0-9_]{1,32}")
-_CURRENCY_RE = re.compile(r"[A-Za-z]{3}")
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(r"[^\[\]{}]+")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class EventError(ValueError):
     """A body that is not a Stripe event we can store (answered 400)."""
-
-
-class Rejected(ValueError):
-    """A signed event that can never apply; the message says why (kept, answered 200)."""
 
 
 # --- the facts -------------------------------------------------------------------
@@ -161,7 +155,7 @@ def envelope(event: dict[str, Any]) -> Envelope:
     if not isinstance(kind, str) or not _TYPE_RE.fullmatch(kind):
         raise EventError("not a Stripe event: 'type' must be an event type like invoice.paid")
     created = event.get("created")
-    created_at = _unix(created) if _is_int(created) else None
+    created_at = unix(created) if is_int(created) else None
     livemode = event.get("livemode")
     return Envelope(event_id, kind, created_at, livemode if isinstance(livemode, bool) else False)
 
@@ -171,15 +165,15 @@ def parse_event(event: dict[str, Any], now: datetime) -> Fact:
     head = envelope(event)
     if not isinstance(event.get("livemode"), bool):
         raise Rejected("'livemode' is not true or false")
-    if head.created_at is None or not _in_range(head.created_at, now):
-        raise Rejected(f"the event's 'created' is out of range: {_shown(event.get('created'))}")
+    if head.created_at is None or not in_range(head.created_at, now):
+        raise Rejected(f"the event's 'created' is out of range: {shown(event.get('created'))}")
     data = event.get("data")
     obj = data.get("object") if isinstance(data, dict) else None
     if not isinstance(obj, dict):
         raise Rejected("'data.object' is not an object")
     if head.type not in HANDLED:
         return Ignored("ignored_type")
-    read = _Reader(obj, now)
+    read = Reader(obj, now)
     if head.type in CHECKOUT_PAID:
         return _checkout(read)
     if head.type == "payment_intent.succeeded":
@@ -196,7 +190,7 @@ def parse_event(event: dict[str, Any], now: datetime) -> Fact:
 # --- each type -------------------------------------------------------------------
 
 
-def _checkout(read: _Reader) -> Fact:
+def _checkout(read: Reader) -> Fact:
     if read.token("mode") != "payment":
         return Ignored("ignored_subscription_checkout")  # its invoices count, not it
     if read.token("payment_status") != "paid":
@@ -220,7 +214,7 @@ def _checkout(read: _Reader) -> Fact:
     )
 
 
-def _payment_intent(read: _Reader) -> Fact:
+def _payment_intent(read: Reader) -> Fact:
     metadata = read.metadata("metadata")
     campaign = _campaign(metadata)
     if campaign is None:  # an invoice's, or another product's: not ours to count
@@ -243,7 +237,7 @@ def _payment_intent(read: _Reader) -> Fact:
     )
 
 
-def _invoice(read: _Reader) -> Fact:
+def _invoice(read: Reader) -> Fact:
     invoice_id = read.required_id("id")
     currency = read.currency("currency")
     amount = read.amount("amount_paid", currency)
@@ -264,7 +258,7 @@ def _invoice(read: _Reader) -> Fact:
     )
 
 
-def _invoice_link(read: _Reader) -> Fact:
+def _invoice_link(read: Reader) -> Fact:
     if read.token("status") not in (None, "paid"):
         return Ignored("ignored_unpaid")
     payment = read.child("payment")
@@ -275,7 +269,7 @@ def _invoice_link(read: _Reader) -> Fact:
     return InvoiceLink(invoice_id=invoice_id, payment_intent_id=intent)
 
 
-def _refund(read: _Reader) -> Fact:
+def _refund(read: Reader) -> Fact:
     intent = read.id("payment_intent")
     if not intent:
         return Ignored("ignored_no_payment_intent")
@@ -289,7 +283,7 @@ def _refund(read: _Reader) -> Fact:
     )
 
 
-def _dispute(read: _Reader, decided_at: datetime) -> Fact:
+def _dispute(read: Reader, decided_at: datetime) -> Fact:
     status = read.token("status")
     if not status:
         raise Rejected("a dispute without a 'status'")
@@ -312,15 +306,11 @@ def _campaign(metadata: dict[str, str]) -> str | None:
     return value or None
 
 
-ATTRIBUTION_KEYS = ("ref", "utm_source", "utm_medium", "utm_campaign")
-METADATA_KEYS = ("campaign", *ATTRIBUTION_KEYS)
-
-
 def _attribution(metadata: dict[str, str]) -> dict[str, str]:
     return {key: metadata[key] for key in ATTRIBUTION_KEYS if metadata.get(key)}
 
 
-def _invoice_metadata(read: _Reader) -> dict[str, str]:
+def _invoice_metadata(read: Reader) -> dict[str, str]:
     """The subscription's metadata, wherever this API version puts it, else the invoice's."""
     parent = read.child("parent")
     details = parent.child("subscription_details") if parent else None
@@ -332,14 +322,14 @@ def _invoice_metadata(read: _Reader) -> dict[str, str]:
     return read.metadata("metadata")
 
 
-def _invoice_subscription(read: _Reader) -> str | None:
+def _invoice_subscription(read: Reader) -> str | None:
     parent = read.child("parent")
     details = parent.child("subscription_details") if parent else None
     found = details.id("subscription") if details else None
     return found or read.id("subscription")  # API versions before 2025-03-31
 
 
-def _invoice_intent(read: _Reader) -> str | None:
+def _invoice_intent(read: Reader) -> str | None:
     """The PaymentIntent that paid an invoice, when the payload names it."""
     intent = read.id("payment_intent")  # API versions before 2025-03-31
     if intent:
@@ -351,154 +341,3 @@ def _invoice_intent(read: _Reader) -> str | None:
         if intent and item.token("status") in (None, "paid"):
             return intent
     return None
-
-
-# --- reading fields strictly -----------------------------------------------------
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _unix(value: int) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(value, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _in_range(at: datetime, now: datetime) -> bool:
-    return at.year >= 1970 and at <= min(now + FUTURE_SLACK, _LATEST)
-
-
-def _shown(value: Any) -> str:
-    return visible(repr(value))[:40]
-
-
-class _Reader:
-    """Reads the fields of one object of a payload, refusing shapes Stripe never sends."""
-
-    def __init__(self, obj: dict[str, Any], now: datetime, where: str = "") -> None:
-        self.obj = obj
-        self.now = now
-        self.where = where
-
-    def _name(self, key: str) -> str:
-        return f"'{self.where}{key}'"
-
-    def child(self, key: str) -> _Reader | None:
-        value = self.obj.get(key)
-        if value is None or isinstance(value, str):  # absent, or not expanded
-            return None
-        if not isinstance(value, dict):
-            raise Rejected(f"{self._name(key)} is not an object")
-        return _Reader(value, self.now, f"{self.where}{key}.")
-
-    def list_of(self, key: str) -> list[_Reader]:
-        value = self.obj.get(key)
-        if value is None:
-            return []
-        if isinstance(value, dict):  # a Stripe list object
-            value = value.get("data")
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise Rejected(f"{self._name(key)} is not a list of objects")
-        return [_Reader(v, self.now, f"{self.where}{key}[].") for v in value]
-
-    def text(self, key: str) -> str | None:
-        value = self.obj.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise Rejected(f"{self._name(key)} is not text")
-        if _SURROGATE.search(value):
-            raise Rejected(f"{self._name(key)} is not valid Unicode")
-        if len(value) > MAX_METADATA:
-            raise Rejected(f"{self._name(key)} is longer than {MAX_METADATA} characters")
-        return value
-
-    def token(self, key: str) -> str | None:
-        """An enumerated value, like a status ("paid", "lost")."""
-        value = self.text(key)
-        if value is not None and not _TOKEN_RE.fullmatch(value):
-            raise Rejected(f"{self._name(key)} is not one of Stripe's values: {_shown(value)}")
-        return value
-
-    def flag(self, key: str) -> bool:
-        value = self.obj.get(key)
-        if value is None:
-            return False
-        if not isinstance(value, bool):
-            raise Rejected(f"{self._name(key)} is not true or false")
-        return value
-
-    def id(self, key: str) -> str | None:
-        """An object's id, whether the payload holds the id or the expanded object."""
-        value = self.obj.get(key)
-        if isinstance(value, dict):
-            value = value.get("id")
-        if value is None or value == "":
-            return None
-        if not isinstance(value, str) or not _ID_RE.fullmatch(value):
-            raise Rejected(f"{self._name(key)} is not a Stripe id: {_shown(value)}")
-        return value
-
-    def required_id(self, key: str) -> str:
-        found = self.id(key)
-        if found is None:
-            raise Rejected(f"{self._name(key)} is missing")
-        return found
-
-    def currency(self, key: str) -> str:
-        value = self.text(key)
-        if value is None or not _CURRENCY_RE.fullmatch(value):
-            raise Rejected(f"{self._name(key)} is not a currency code: {_shown(value)}")
-        return value.upper()
-
-    def count(self, key: str) -> int:
-        value = self.obj.get(key, 1)
-        if value is None:
-            return 1
-        if not _is_int(value) or not 0 <= value <= money.MAX_MINOR:
-            raise Rejected(f"{self._name(key)} is not a count: {_shown(value)}")
-        return int(value)
-
-    def amount(self, key: str, currency: str) -> int:
-        """A Stripe amount in our minor units (0 when absent)."""
-        value = self.obj.get(key)
-        if value is None:
-            return 0
-        if not _is_int(value) or value < 0:
-            raise Rejected(f"{self._name(key)} is not an amount: {_shown(value)}")
-        try:
-            minor = units.from_stripe(value, currency)
-        except money.AmountError as exc:
-            raise Rejected(f"{self._name(key)}: {exc}") from None
-        if minor > money.MAX_MINOR:
-            raise Rejected(f"{self._name(key)} of {value} is past 10^12 minor units")
-        return minor
-
-    def optional_instant(self, key: str) -> datetime | None:
-        value = self.obj.get(key)
-        if value is None:
-            return None
-        at = _unix(value) if _is_int(value) else None
-        if at is None or not _in_range(at, self.now):
-            raise Rejected(f"{self._name(key)} is out of range: {_shown(value)}")
-        return at
-
-    def instant(self, key: str) -> datetime:
-        found = self.optional_instant(key)
-        if found is None:
-            raise Rejected(f"{self._name(key)} is missing")
-        return found
-
-    def metadata(self, key: str) -> dict[str, str]:
-        """The metadata values tracker reads (campaign, ref, utm_...), the others left alone."""
-        value = self.obj.get(key)
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise Rejected(f"{self._name(key)} is not an object")
-        reader = _Reader(value, self.now, f"{self.where}{key}.")
-        found = {name: reader.text(name) for name in METADATA_KEYS}
-        return {name: text for name, text in found.items() if text}

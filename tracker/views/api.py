@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Blueprint, Response, request
 from sqlalchemy import text
 
-from tracker import hotcache, services
+from tracker import hotcache, snapshots
 from tracker.extensions import db
 from tracker.models import Campaign
 from tracker.read_routes import READS
@@ -29,7 +29,7 @@ def json_entry(document: object) -> hotcache.Entry:
 @api.get(READS["api.progress"].rule)
 def progress(slug: str) -> Response:
     def build(campaign: Campaign, at: datetime) -> hotcache.Entry:
-        return json_entry(services.progress_json(services.snapshot(campaign, at)))
+        return json_entry(snapshots.progress_json(snapshots.snapshot(campaign, at)))
 
     return cached_read(slug, "progress", build, cors=True)
 
@@ -37,7 +37,7 @@ def progress(slug: str) -> Response:
 @api.get(READS["api.periods"].rule)
 def periods(slug: str) -> Response:
     def build(campaign: Campaign, at: datetime) -> hotcache.Entry:
-        return json_entry(services.periods_json(campaign, at))
+        return json_entry(snapshots.periods_json(campaign, at))
 
     return cached_read(slug, "periods", build, cors=True)
 

@@ -1,0 +1,119 @@
+"""The dashboard's overview, campaigns, embed snippets and months."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+
+from tracker import admin_services as ops
+from tracker import embeds, reports, services, snapshots
+from tracker.extensions import db
+from tracker.forms import CampaignForm
+from tracker.models import Campaign
+from tracker.views.admin import actor, admin, selected_campaign
+
+# --- overview ------------------------------------------------------------------
+
+
+@admin.get("/")
+def overview() -> Any:
+    at = services.now()
+    cards = []
+    for campaign in ops.campaigns():
+        snap = snapshots.snapshot(campaign, at)
+        cards.append({"campaign": campaign, "snap": snap, "month": services.month_of(snap.period)})
+    latest = ops.latest_donations(10)
+    db.session.commit()  # the current months may have just been created
+    return render_template("admin/overview.html", cards=cards, latest=latest)
+
+
+# --- campaigns -----------------------------------------------------------------
+
+
+@admin.route("/campaigns", methods=["GET", "POST"])
+def campaigns() -> Any:
+    form = CampaignForm()
+    if request.method == "POST":
+        if not form.validate():
+            status = 400 if form.csrf_token.errors else 422
+            return render_template(
+                "admin/campaigns.html", form=form, campaigns=ops.campaigns()
+            ), status
+        values = form.parsed
+        campaign = services.create_campaign(
+            values["slug"],
+            name=values["name"],
+            currency=values["currency"],
+            timezone=values["timezone"],
+            locale=values["locale"],
+            milestones=values["milestones"],
+            allowed_origins=values["allowed_origins"],
+            preset_amounts=values["preset_amounts"],
+        )
+        services.period_for(campaign, services.now())
+        ops.audit(actor(), "campaign_created", campaign=campaign.slug, settings=_settings(campaign))
+        db.session.commit()
+        flash(f"Created campaign {campaign.slug}.")
+        return redirect(url_for("admin.edit_campaign", slug=campaign.slug), code=303)
+    return render_template("admin/campaigns.html", form=form, campaigns=ops.campaigns())
+
+
+def _settings(campaign: Campaign) -> dict[str, Any]:
+    return {
+        "name": campaign.name,
+        "currency": campaign.currency,
+        "timezone": campaign.timezone,
+        "locale": campaign.locale,
+        "milestones": list(campaign.milestones),
+        "preset_amounts": list(campaign.preset_amounts),
+        "allowed_origins": list(campaign.allowed_origins),
+    }
+
+
+@admin.route("/campaigns/<slug>", methods=["GET", "POST"])
+def edit_campaign(slug: str) -> Any:
+    campaign = services.require_campaign(slug)
+    form = CampaignForm(campaign=campaign)
+    if request.method == "POST":
+        if not form.validate():
+            status = 400 if form.csrf_token.errors else 422
+            return render_template("admin/campaign.html", form=form, campaign=campaign), status
+        before = _settings(campaign)
+        services.edit_campaign(campaign, services.now(), **form.parsed)
+        after = _settings(campaign)
+        changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+        ops.audit(actor(), "campaign_edited", campaign=campaign.slug, changed=changed)
+        db.session.commit()
+        flash(f"Saved campaign {campaign.slug}.")
+        return redirect(url_for("admin.edit_campaign", slug=campaign.slug), code=303)
+    form.fill(campaign)
+    return render_template("admin/campaign.html", form=form, campaign=campaign)
+
+
+@admin.get("/campaigns/<slug>/embed")
+def snippets(slug: str) -> Any:
+    campaign = services.require_campaign(slug)
+    snippets = embeds.snippets(request.url_root, campaign, embeds.WidgetOptions())
+    return render_template("admin/snippets.html", campaign=campaign, snippets=snippets)
+
+
+# --- months --------------------------------------------------------------------
+
+
+@admin.get("/months")
+def months() -> Any:
+    campaign = selected_campaign()
+    if campaign is None:
+        return render_template("admin/months.html", campaign=None)
+    rows = ops.months(campaign)
+    chart = reports.chart(campaign, services.now())
+    db.session.commit()
+    return render_template(
+        "admin/months.html",
+        campaign=campaign,
+        campaigns=ops.campaigns(),
+        rows=rows,
+        chart=chart,
+        month_of=services.month_of,
+    )
