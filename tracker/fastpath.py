@@ -19,7 +19,6 @@ from tracker.read_routes import Read
 from tracker.services import SLUG_RE
 
 MAX_REMEMBERED = 4096
-_UNSEEN: Any = object()
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -78,9 +77,8 @@ class FastReads:
 
     def _route(self, path: str) -> tuple[Read, str] | None:
         """The route and slug of a path, remembered for the paths seen most."""
-        known = self._paths.get(path, _UNSEEN)
-        if known is not _UNSEEN:
-            return known
+        if path in self._paths:
+            return self._paths[path]
         found = None
         for route in self.routes:
             slug = _slug(route, path)

@@ -104,7 +104,7 @@ class CampaignForm(FlaskForm):
 
     def validate(self, extra_validators: Any = None) -> bool:
         # Fields validate in declaration order, so currency is parsed before the amounts.
-        ok = super().validate(extra_validators)
+        ok = bool(super().validate(extra_validators))
         if self.campaign is None and "currency" not in self.parsed:
             for field in (self.milestones, self.presets):
                 if not field.errors and field.data:

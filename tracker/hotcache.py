@@ -25,7 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from tracker import headers
 from tracker.domain import periods
@@ -214,7 +214,7 @@ def changed() -> None:
     _generation += 1
 
 
-def mark_changed(session: Session) -> None:
+def mark_changed(session: Session | scoped_session[Any]) -> None:
     """Note that this session's transaction changes what a widget shows."""
     session.info["widget_changed"] = True
 

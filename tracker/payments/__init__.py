@@ -30,11 +30,11 @@ from tracker.payments.events import (
     InvoiceLink,
     Payment,
     Refund,
-    Rejected,
     envelope,
     load,
     parse_event,
 )
+from tracker.payments.fields import Rejected
 from tracker.payments.units import check_amount, from_stripe, stripe_exponent, to_stripe
 
 __all__ = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from tracker.domain import money
 from tracker.domain.text import visible
@@ -30,7 +30,7 @@ class Rejected(ValueError):
     """A signed event that can never apply; the message says why (kept, answered 200)."""
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

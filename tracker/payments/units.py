@@ -71,6 +71,11 @@ def _shift(currency: str) -> int | None:
     return stripe_exponent(currency) - ours
 
 
+def _ten_to(power: int) -> int:
+    """10 ** power for power >= 0, as an int."""
+    return int(10**power)
+
+
 def to_stripe(minor: int, currency: str) -> int:
     """Our minor units to Stripe's integer amount (ISK 5 -> 500); AmountError if Stripe
     cannot carry it (MGA, which ISO gives 2 digits and Stripe none, in whole ariary only)."""
@@ -78,8 +83,8 @@ def to_stripe(minor: int, currency: str) -> int:
     if shift is None:
         raise money.CurrencyError(f"unknown currency '{currency[:10]}'")
     if shift >= 0:
-        return minor * 10**shift
-    factor = 10**-shift
+        return minor * _ten_to(shift)
+    factor = _ten_to(-shift)
     if minor % factor:
         raise money.AmountError(
             f"{currency.upper()} amounts must be whole {money.format_major(factor, currency)}"
@@ -98,8 +103,8 @@ def from_stripe(amount: int, currency: str) -> int:
     if shift is None:
         return amount
     if shift <= 0:
-        return amount * 10**-shift
-    factor = 10**shift
+        return amount * _ten_to(-shift)
+    factor = _ten_to(shift)
     if amount % factor:
         raise money.AmountError(f"{currency.upper()} amount {amount} is not a whole unit")
     return amount // factor
@@ -116,6 +121,6 @@ def check_amount(minor: int, currency: str) -> None:
     if code in THREE_DECIMAL and stripe_amount % 10:
         raise money.AmountError(f"{code} amounts must end in 0 (like 12.340)")
     if stripe_amount > MAX_STRIPE_AMOUNT:
-        whole = 10 ** max(0, _shift(code) or 0)  # ISK: Stripe's last two digits are 00
+        whole = _ten_to(max(0, _shift(code) or 0))  # ISK: Stripe's last two digits are 00
         largest = from_stripe(MAX_STRIPE_AMOUNT - MAX_STRIPE_AMOUNT % whole, code)
         raise money.AmountError(f"the largest donation is {money.format_money(largest, code)}")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from tracker import headers, payments, services
 from tracker.domain import money
@@ -96,7 +97,7 @@ def page(slug: str) -> Response:
 
 
 @donate.post("/donate/<slug>")
-def checkout(slug: str) -> Response:
+def checkout(slug: str) -> BaseResponse:
     campaign = services.require_campaign(slug)
     address = request.remote_addr or "-"
     wait_s = _checkout_wait_s(address)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from flask import Blueprint, Response, current_app, request
 
@@ -21,7 +22,7 @@ def _serve(slug: str, endpoint: str) -> Response:
         variant = READS[endpoint].variant_of(request.query_string.decode("latin-1"))
     except embeds.OptionError as err:
         return embed_error(400, str(err))
-    kind, options = variant  # type: ignore[misc]
+    kind, options = cast(tuple[str, embeds.WidgetOptions], variant)
     build = embeds.BUILDERS[kind]
 
     def builder(campaign: Campaign, at: datetime) -> hotcache.Entry:

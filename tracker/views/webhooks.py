@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from tracker import inbox
@@ -29,7 +29,7 @@ def _body() -> bytes:
 @webhooks.post("/webhooks/stripe")
 def stripe_webhook() -> Response:
     answer = inbox.deliver(_body(), request.headers.get("Stripe-Signature"))
-    response = current_app.json.response(answer.document)
+    response = jsonify(answer.document)
     response.status_code = answer.status
     response.headers["Cache-Control"] = "no-store"
     response.headers.update(answer.headers)

@@ -43,7 +43,6 @@ login_manager.login_view = "admin.login"
 login_manager.login_message = "Please log in to see the dashboard."
 
 
-@login_manager.user_loader
 def load_admin(user_id: str) -> Admin | None:
     """The logged-in admin, unless the password changed since this session logged in."""
     try:
@@ -53,6 +52,9 @@ def load_admin(user_id: str) -> Admin | None:
     if account is None or session.get("admin_key") != accounts.session_key(account):
         return None
     return account
+
+
+login_manager.user_loader(load_admin)
 
 
 def actor() -> str:
