@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import requests
@@ -17,6 +17,15 @@ import requests
 from tests.conftest import WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_until(condition: Callable[[], object], timeout_s: float = 60, what: str = "") -> None:
+    """Return once `condition()` is true; fail after `timeout_s` (a bound, never a pause)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        time.sleep(0.01)
 
 
 def server_env(database_url: str, instance: Path, **extra: str) -> dict[str, str]:

@@ -263,21 +263,18 @@ def assign_review(review: ReviewPayment, campaign: Campaign, actor: str) -> Dona
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         raise AdminError(f"payment {review.external_key} was already assigned")
-    # Any refund or lost dispute Stripe reported before the payment was assigned.
-    refunded, disputed = ledger.pending_adjustment(review.payment_intent_id)
-    donation = services.record_donation(
-        campaign,
-        amount_minor=review.amount_minor,
-        received_at=review.received_at,
-        source="stripe",
-        external_key=review.external_key,
+    # Counted as the ledger counts a payment: with any refund or lost dispute before it.
+    payment = payments.Payment(
+        key=review.external_key,
         payment_intent_id=review.payment_intent_id,
+        amount_minor=review.amount_minor,
         currency=review.currency.upper(),
+        campaign=campaign.slug,
         frequency=review.frequency,
-        donor_name=review.donor_name,
-        refunded_minor=refunded,
-        disputed_minor=disputed,
+        paid_at=review.received_at,
+        own_time=True,
     )
+    donation = ledger.record_payment(campaign, payment)
     db.session.execute(
         update(ReviewPayment).where(ReviewPayment.id == review.id).values(donation_id=donation.id)
     )

@@ -115,8 +115,13 @@ def response_headers(
 class HotCache:
     """Ready answers per (campaign, variant, revision, bucket), with revision polling."""
 
-    def __init__(self, load_states: Callable[[], dict[str, CampaignState]]) -> None:
+    def __init__(
+        self,
+        load_states: Callable[[], dict[str, CampaignState]],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._load_states = load_states
+        self._monotonic = monotonic
         self._states: dict[str, CampaignState] = {}
         self._read_at = -math.inf
         self._generation = -1
@@ -128,7 +133,7 @@ class HotCache:
 
     def state(self, slug: str) -> CampaignState | None:
         """The campaign's known revision and zone, re-read when over a second old."""
-        if self._generation != _generation or time.monotonic() - self._read_at > POLL_SECONDS:
+        if self._generation != _generation or self._monotonic() - self._read_at > POLL_SECONDS:
             self.refresh()
         return self._states.get(slug)
 
@@ -146,10 +151,10 @@ class HotCache:
                     "campaign revisions could not be read; serving cached answers",
                     exc_info=True,
                 )
-                self._read_at = time.monotonic()
+                self._read_at = self._monotonic()
                 return
             self._states = states
-            self._read_at = time.monotonic()
+            self._read_at = self._monotonic()
             self._generation = generation
 
     def bucket(self, slug: str, zone: ZoneInfo, at: datetime) -> datetime:

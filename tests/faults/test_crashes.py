@@ -10,6 +10,7 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from tests import stripe_events as se
 from tests.factories import make_campaign
-from tests.servers import ROOT, Gunicorn, server_env
+from tests.servers import ROOT, Gunicorn, server_env, wait_until
 from tracker import services
 from tracker.extensions import db as sa_db
 from tracker.models import Period
@@ -94,14 +95,19 @@ def test_kill_workers_and_server_mid_burst_then_redeliver(database_url, db, tmp_
         server.start()
         with ThreadPoolExecutor(max_workers=6) as pool:
             futures = [pool.submit(post, server.base, evt) for evt in events]
-            time.sleep(0.3)
-            server.kill_worker()  # one worker dies mid-request; the master replaces it
-            time.sleep(0.3)
+
+            def answered(n: int) -> Callable[[], bool]:
+                return lambda: sum(f.done() for f in futures) >= n
+
+            wait_until(answered(10), what="the first answers")
+            before = set(server.worker_pids())
+            server.kill_worker()  # one worker dies mid-burst; the master replaces it
+            wait_until(lambda: len(set(server.worker_pids()) - before) >= 1, what="a new worker")
+            wait_until(answered(20), what="answers from the new worker")
             server.kill_worker()
-            time.sleep(0.2)
-            server.kill_all()  # then the whole server
-            time.sleep(0.5)
-            server.start()
+            wait_until(answered(30), what="more answers")
+            server.kill_all()  # then the whole server, with deliveries still in flight
+            server.start()  # waits until it answers /healthz
             answers = [f.result() for f in futures]
         # Stripe redelivers every event it did not see answered 2xx; we redeliver them all.
         redelivered = [post(server.base, evt) for evt in events]

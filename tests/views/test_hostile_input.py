@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 PATHS = [
@@ -42,24 +44,39 @@ def test_webhook_body_over_1_mib_is_413_json(client) -> None:
     assert response.get_json()["error"] == "too_large"
 
 
+def _token(client, url: str) -> bytes:
+    match = re.search(
+        r'name="csrf_token"[^>]*value="([^"]+)"', client.get(url).get_data(as_text=True)
+    )
+    assert match, url
+    return match.group(1).encode()
+
+
+def _post_form(client, path: str, body: bytes):
+    return client.post(path, data=body, content_type="application/x-www-form-urlencoded")
+
+
 @pytest.mark.parametrize("path", ["/donate/southfront", "/admin/login"])
 def test_form_body_over_1_mib_is_413(client, path) -> None:
     from tests.factories import make_campaign
 
     make_campaign("southfront")
-    response = client.post(
-        path, data=b"amount=" + BIG, content_type="application/x-www-form-urlencoded"
-    )
+    token = _token(client, path)
+    response = _post_form(client, path, b"csrf_token=" + token + b"&amount=" + BIG)
     assert response.status_code == 413
     assert b"Traceback" not in response.data
 
 
-def test_nul_and_invalid_utf8_in_form_fields_are_4xx(client) -> None:
+def test_nul_and_invalid_utf8_in_form_fields_are_4xx(client, stripe_api) -> None:
     from tests.factories import make_campaign
 
     make_campaign("southfront")
-    for data in (b"amount=1%00&frequency=once", b"amount=%ff%fe&frequency=once"):
-        response = client.post(
-            "/donate/southfront", data=data, content_type="application/x-www-form-urlencoded"
-        )
-        assert 400 <= response.status_code < 500
+    token = b"csrf_token=" + _token(client, "/donate/southfront")
+    for data in (b"&amount=1%00&frequency=once", b"&amount=%ff%fe&frequency=once"):
+        response = _post_form(client, "/donate/southfront", token + data)
+        assert response.status_code == 400
+        assert "amount" in response.get_data(as_text=True)
+    assert stripe_api.calls == []
+    # The same token with a good amount goes on to Stripe: the 400s above were the field's.
+    good = _post_form(client, "/donate/southfront", token + b"&amount=10&frequency=once")
+    assert good.status_code == 303
