@@ -14,6 +14,9 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
+# Screenshots the browser tests take, to look at (not compared to anything).
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS.mkdir(exist_ok=True)
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 # Skipped only on a developer's machine without chromium; CI installs it, and fails without.

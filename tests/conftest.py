@@ -33,6 +33,8 @@ WEBHOOK_SECRET = "whsec_test_secret"
 # (a developer's DATABASE_URL, `make run`'s TRACKER_ENV, ...) may change its answers.
 for _key in config.SETTINGS:
     os.environ.pop(_key, None)
+# Nor may a `flask` command a test starts read the developer's .env (make run writes one).
+os.environ["FLASK_SKIP_DOTENV"] = "1"
 
 
 def _database_url(tmp_root: Path, worker: str) -> str:

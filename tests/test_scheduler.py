@@ -108,8 +108,8 @@ def test_scheduler_command_runs_the_job_and_stops_on_sigterm(db, database_url, t
             process.kill()
             process.communicate()
     assert process.returncode == 0, err
-    assert "scheduler started" in out
-    assert "scheduler stopped" in out
+    assert "scheduler started" in err  # logs go to stderr
+    assert "scheduler stopped" in err
     assert "Traceback" not in out + err
 
 

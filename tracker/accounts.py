@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from tracker.admin_services import AdminError, audit
+from tracker.domain.text import message
 from tracker.extensions import db
 from tracker.models import Admin
 from tracker.throttle import LOGIN_FAILURES, throttle
@@ -46,16 +47,16 @@ def normalize_email(text: str) -> str:
     """Lower-cased, trimmed email; AdminError when it does not look like one."""
     email = (text or "").strip().lower()
     if not EMAIL_RE.fullmatch(email):
-        raise AdminError(f"invalid email {email[:80]!r}")
+        raise AdminError(message("invalid email '%(email)s'", email=email[:80]))
     return email
 
 
 def check_password(password: str) -> str:
     """A new password: at least 12 characters (and not absurdly long)."""
     if len(password) < MIN_PASSWORD:
-        raise AdminError(f"password must be at least {MIN_PASSWORD} characters")
+        raise AdminError(message("password must be at least %(num)s characters", num=MIN_PASSWORD))
     if len(password) > MAX_PASSWORD:
-        raise AdminError(f"password must be at most {MAX_PASSWORD} characters")
+        raise AdminError(message("password must be at most %(num)s characters", num=MAX_PASSWORD))
     return password
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import Select, or_, select, update
 from tracker import ledger, payments, services
 from tracker.domain import money
 from tracker.domain.periods import Period as Month
+from tracker.domain.text import Message, Refusal, message
 from tracker.extensions import db
 from tracker.models import AuditEntry, Campaign, Donation, Period, ReviewPayment
 
@@ -27,11 +28,19 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 50
 
 
-class AdminError(ValueError):
+class AdminError(Refusal):
     """An admin action was refused; the message says why."""
 
 
 # --- audit ---------------------------------------------------------------------
+
+
+def _bad_month(text: str) -> Message:
+    return message("invalid month '%(given)s': use YYYY-MM, like 2026-11", given=text[:20])
+
+
+def _already_assigned(review: ReviewPayment) -> Message:
+    return message("payment %(key)s was already assigned", key=review.external_key)
 
 
 def audit(actor: str, action: str, **detail: Any) -> AuditEntry:
@@ -76,11 +85,11 @@ def parse_month(text: str | None, campaign: Campaign) -> Month:
         return Month.containing(services.now(), services.campaign_zone(campaign))
     match = re.fullmatch(r"([0-9]{4})-([0-9]{2})", text.strip())
     if not match:
-        raise AdminError(f"invalid month {text[:20]!r}: use YYYY-MM, like 2026-11")
+        raise AdminError(_bad_month(text))
     try:
         return Month(int(match.group(1)), int(match.group(2)))
     except ValueError as err:
-        raise AdminError(f"invalid month {text[:20]!r}: use YYYY-MM, like 2026-11") from err
+        raise AdminError(_bad_month(text)) from err
 
 
 def donations_page(campaign: Campaign, month: Month, search: str, page: int) -> Pagination:
@@ -129,7 +138,7 @@ def months(campaign: Campaign) -> list[Period]:
 def require_donation(donation_id: int) -> Donation:
     donation = db.session.get(Donation, donation_id)
     if donation is None:
-        raise services.NotFound(f"no donation {donation_id}")
+        raise services.NotFound(message("no donation %(id)s", id=str(donation_id)))
     return donation
 
 
@@ -152,7 +161,9 @@ def add_manual_donation(
 def void_manual_donation(donation: Donation, actor: str) -> None:
     """Delete a manual donation (entered by mistake); Stripe ones are refunded instead."""
     if donation.source != "manual":
-        raise AdminError("only manual donations can be voided; refund a Stripe payment instead")
+        raise AdminError(
+            message("only manual donations can be voided; refund a Stripe payment instead")
+        )
     detail = {
         "campaign": donation.campaign.slug,
         "donation_id": donation.id,
@@ -171,20 +182,27 @@ def refund_amount(donation: Donation, text: str) -> int:
     """The refund a person typed (empty: all that is left), checked against what is left."""
     left = refundable_minor(donation)
     if left == 0:
-        raise AdminError(f"donation {donation.id} is already refunded in full")
+        raise AdminError(
+            message("donation %(id)s is already refunded in full", id=str(donation.id))
+        )
     if not text.strip():
         return left
     amount = money.parse_amount(text, donation.currency)
     if amount > left:
-        shown = money.format_major(left, donation.currency)
-        raise AdminError(f"at most {shown} {donation.currency} is left to refund")
+        raise AdminError(
+            message(
+                "at most %(amount)s %(code)s is left to refund",
+                amount=money.format_major(left, donation.currency),
+                code=donation.currency,
+            )
+        )
     return amount
 
 
 def refund_manual_donation(donation: Donation, amount_minor: int, actor: str) -> None:
     """Record a refund of a manual donation; its own month's total follows."""
     if donation.source != "manual":
-        raise AdminError("a Stripe donation is refunded through Stripe")
+        raise AdminError(message("a Stripe donation is refunded through Stripe"))
     services.adjust_donation(donation, refunded_minor=donation.refunded_minor + amount_minor)
     audit(
         actor,
@@ -198,7 +216,7 @@ def refund_manual_donation(donation: Donation, amount_minor: int, actor: str) ->
 def start_stripe_refund(donation: Donation, amount_minor: int, actor: str) -> str:
     """Ask Stripe to refund; the charge.refunded webhook then records it. Returns the id."""
     if donation.source != "stripe" or not donation.payment_intent_id:
-        raise AdminError("this donation has no Stripe payment to refund")
+        raise AdminError(message("this donation has no Stripe payment to refund"))
     whole = amount_minor == refundable_minor(donation) and donation.refunded_minor == 0
     # Same donation and same target figure: a double click cannot refund twice.
     key = f"admin-refund-{donation.id}-{donation.refunded_minor + amount_minor}"
@@ -208,8 +226,10 @@ def start_stripe_refund(donation: Donation, amount_minor: int, actor: str) -> st
         )
     except Exception as err:  # stripe's errors; stripe is imported in payments.py only
         log.warning("stripe refund failed donation_id=%s: %s", donation.id, type(err).__name__)
-        message = getattr(err, "user_message", None) or str(err) or type(err).__name__
-        raise AdminError(f"Stripe did not accept the refund: {message}") from err
+        reason = getattr(err, "user_message", None) or str(err) or type(err).__name__
+        raise AdminError(
+            message("Stripe did not accept the refund: %(reason)s", reason=reason)
+        ) from err
     audit(
         actor,
         "stripe_refund_started",
@@ -236,25 +256,36 @@ def review_queue(include_resolved: bool = False) -> list[ReviewPayment]:
 def require_review(review_id: int) -> ReviewPayment:
     review = db.session.get(ReviewPayment, review_id)
     if review is None:
-        raise services.NotFound(f"no payment under review {review_id}")
+        raise services.NotFound(message("no payment under review %(id)s", id=str(review_id)))
     return review
 
 
 def assign_review(review: ReviewPayment, campaign: Campaign, actor: str) -> Donation:
     """Count a payment kept for review in a campaign, in the month it was paid."""
     if review.resolved_at is not None:
-        raise AdminError(f"payment {review.external_key} was already assigned")
+        raise AdminError(_already_assigned(review))
     if review.currency.upper() != campaign.currency.upper():
         raise AdminError(
-            f"payment {review.external_key} is in {review.currency.upper()}, campaign "
-            f"{campaign.slug!r} counts {campaign.currency}: assign it to a "
-            f"{review.currency.upper()} campaign"
+            message(
+                "payment %(key)s is in %(currency)s, campaign '%(slug)s' counts "
+                "%(campaign_currency)s: assign it to a %(currency)s campaign",
+                key=review.external_key,
+                currency=review.currency.upper(),
+                slug=campaign.slug,
+                campaign_currency=campaign.currency,
+            )
         )
     taken = db.session.scalar(
         select(Donation.id).where(Donation.external_key == review.external_key)
     )
     if taken is not None:
-        raise AdminError(f"payment {review.external_key} is already counted (donation {taken})")
+        raise AdminError(
+            message(
+                "payment %(key)s is already counted (donation %(id)s)",
+                key=review.external_key,
+                id=str(taken),
+            )
+        )
     # Claim the row in one UPDATE, so two admins assigning at once cannot both count it.
     claimed = db.session.execute(
         update(ReviewPayment)
@@ -262,7 +293,7 @@ def assign_review(review: ReviewPayment, campaign: Campaign, actor: str) -> Dona
         .values(resolved_at=services.now())
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        raise AdminError(f"payment {review.external_key} was already assigned")
+        raise AdminError(_already_assigned(review))
     # Counted as the ledger counts a payment: with any refund or lost dispute before it.
     payment = payments.Payment(
         key=review.external_key,

@@ -24,12 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment, then `overrides` (tests pass theirs here)."""
+    settings = {**config.from_environment(), **(overrides or {})}
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
         static_url_path="/static",
-        instance_path=os.environ.get("TRACKER_INSTANCE_PATH") or str(ROOT / "instance"),
+        instance_path=settings.get("TRACKER_INSTANCE_PATH") or str(ROOT / "instance"),
     )
     app.config.update(
         SQLALCHEMY_DATABASE_URI=None,
@@ -41,8 +42,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
         JSON_SORT_KEYS=False,
     )
-    app.config.update(config.from_environment())
-    app.config.update(overrides or {})
+    app.config.update(settings)
     _check(app)
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
@@ -65,11 +65,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         hotcache.load_states_from(lambda: Session(engine))
     )
 
-    from tracker import cli, errors, observability, scheduler, services, throttle
+    from tracker import cli, errors, i18n, observability, scheduler, services, throttle
     from tracker.views.admin import admin
     from tracker.views.api import api
     from tracker.views.donate import donate
     from tracker.views.embed import embed
+    from tracker.views.home import home
     from tracker.views.reads import PublicReadSessions
     from tracker.views.webhooks import webhooks
 
@@ -82,7 +83,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(embed)
     app.register_blueprint(donate)
     app.register_blueprint(webhooks)
+    app.register_blueprint(home)
     throttle.install(app)
+    i18n.install(app)
     errors.register(app)
     cli.register(app)
     observability.register(app)
@@ -148,7 +151,8 @@ def _logging(app: Flask) -> None:
     if not any(getattr(h, "_tracker", False) for h in root.handlers):
         from tracker.observability import RequestIdFilter
 
-        handler = logging.StreamHandler(sys.stdout)
+        # Logs go to stderr: a command's stdout carries only its results.
+        handler = logging.StreamHandler(sys.stderr)
         handler.addFilter(RequestIdFilter())
         handler.setFormatter(
             logging.Formatter(

@@ -20,17 +20,20 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import escape
 
-from tracker import headers, hotcache, services, snapshots
+from tracker import headers, hotcache, i18n, services, snapshots
 from tracker.domain import money, widget
-from tracker.domain.progress import days_left_line
+from tracker.domain.progress import days_left_messages
+from tracker.domain.text import Message, message
 from tracker.models import Campaign
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "embed"
 OPTIONS = ("theme", "accent", "lang")
 # The iframe's height before the frame reports its own (the light English widget's height).
 FRAME_HEIGHT_PX = 132
-# The plain iframe snippet cannot resize itself: room for a footer wrapped in a narrow column.
-SNIPPET_FRAME_HEIGHT_PX = 156
+# The plain iframe snippet cannot resize itself: the height the widget needs at its
+# narrowest (320 px, the days-left line on two lines above the button, in the longest of the
+# shipped languages), which tests/browser/test_snippets_in_browser.py holds in every language.
+SNIPPET_FRAME_HEIGHT_PX = 180
 MAX_OPTION_LEN = 100
 
 _env = Environment(
@@ -47,8 +50,7 @@ COLOURS = {
 }
 
 
-class OptionError(ValueError):
-    """A widget option in the query string was refused; the message says why."""
+OptionError = widget.OptionError
 
 
 @dataclass(frozen=True)
@@ -78,23 +80,26 @@ def parse_widget_options(args: Mapping[str, str]) -> WidgetOptions:
     for name in args:
         if name not in OPTIONS:
             raise OptionError(
-                f"unknown option '{name[:40]}': the widget takes theme, accent and lang"
+                message(
+                    "unknown option '%(name)s': the widget takes theme, accent and lang",
+                    name=name[:40],
+                )
             )
         getlist = getattr(args, "getlist", None)
         if getlist is not None and len(getlist(name)) > 1:
-            raise OptionError(f"option '{name}' is given more than once")
+            raise OptionError(message("option '%(name)s' is given more than once", name=name))
     values = {name: args[name] for name in OPTIONS if name in args}
     for name, value in values.items():
         if not value:
-            raise OptionError(f"option '{name}' is empty")
+            raise OptionError(message("option '%(name)s' is empty", name=name))
         if len(value) > MAX_OPTION_LEN:
-            raise OptionError(f"option '{name}' is too long")
+            raise OptionError(message("option '%(name)s' is too long", name=name))
+    theme = widget.parse_theme(values.get("theme", widget.DEFAULT_THEME))
+    accent = widget.parse_accent(values.get("accent", widget.DEFAULT_ACCENT))
     try:
-        theme = widget.parse_theme(values.get("theme", widget.DEFAULT_THEME))
-        accent = widget.parse_accent(values.get("accent", widget.DEFAULT_ACCENT))
         lang = money.parse_locale(values["lang"]) if "lang" in values else None
-    except ValueError as err:
-        raise OptionError(str(err)) from err
+    except money.LocaleError as err:
+        raise OptionError(err.message) from err
     return WidgetOptions(theme=theme, accent=accent, lang=lang)
 
 
@@ -128,6 +133,7 @@ class Model:
     marker: str
     days_line: str
     button: str
+    rtl: bool
     value_now: str
     value_max: str
     value_text: str
@@ -143,7 +149,11 @@ def widget_model(campaign: Campaign, at: datetime, options: WidgetOptions) -> Mo
     currency = campaign.currency
     raised = money.format_money(prog.raised_minor, currency, locale)
     goal = money.format_money(prog.goal_minor, currency, locale)
-    words = widget.texts(locale)
+    catalog = i18n.translations(locale)
+
+    def say(text: Message) -> str:
+        return i18n.render(text, locale, catalog)
+
     marks = tuple(
         Mark(t.index, t.percent, money.format_money(t.amount_minor, currency, locale), t.labelled)
         for t in widget.ticks([m.amount_minor for m in prog.milestones])
@@ -162,13 +172,15 @@ def widget_model(campaign: Campaign, at: datetime, options: WidgetOptions) -> Mo
         raised=raised,
         goal=goal,
         goal_reached=prog.goal_reached,
-        marker=f"{raised} · {words['goal_reached']}" if prog.goal_reached else raised,
-        days_line=days_left_line(at, zone, locale),
-        button=words["support"],
+        marker=f"{raised} · {say(widget.GOAL_REACHED)}" if prog.goal_reached else raised,
+        days_line=" · ".join(say(part) for part in days_left_messages(at, zone)).upper(),
+        button=say(widget.BUTTON),
+        rtl=i18n.is_rtl(locale),
         value_now=money.format_major(min(prog.raised_minor, prog.goal_minor), currency),
         value_max=money.format_major(prog.goal_minor, currency),
-        value_text=widget.value_text(raised, goal, prog.goal_reached, at, zone, locale),
-        donate_href=f"../donate/{campaign.slug}",
+        value_text=say(widget.value_text(raised, goal, prog.goal_reached, at, zone)),
+        donate_href=f"../donate/{campaign.slug}"
+        + (f"?lang={options.lang}" if options.lang else ""),
     )
 
 
@@ -232,8 +244,13 @@ def _text_width(text: str, size: float, factor: float) -> float:
 
 
 def svg_layout(model: Model) -> dict[str, Any]:
-    """Positions of the SVG's parts."""
+    """Positions of the SVG's parts; mirrored for a right-to-left language, whose texts the
+    SVG also sets right to left (so "start" is their right end)."""
     left, width = SVG_PAD, SVG_WIDTH - 2 * SVG_PAD
+
+    def x(offset: float) -> float:
+        """`offset` pixels along the bar from its start, on the page."""
+        return round(left + width - offset if model.rtl else left + offset, 2)
 
     def anchor(percent: float) -> str:
         return "start" if percent < 8 else "end" if percent > 92 else "middle"
@@ -241,25 +258,24 @@ def svg_layout(model: Model) -> dict[str, Any]:
     button_w = round(_text_width(model.button, 13, 0.6) + 36)
     room = width - button_w - 16
     days_w = _text_width(model.days_line, 11, 0.74)
+    # Any amount shows as at least a dot (the bar's height) at the start.
+    fill_w = max(round(width * model.fill_percent / 100, 2), 12.0 if model.has_fill else 0)
     return {
         "width": SVG_WIDTH,
         "height": SVG_HEIGHT,
         "left": left,
         "bar_w": width,
         "bar_y": SVG_BAR_Y,
-        # Any amount shows as at least a dot (the bar's height) at the start.
-        "fill_w": max(round(width * model.fill_percent / 100, 2), 12.0 if model.has_fill else 0),
+        "fill_w": fill_w,
+        "fill_x": x(fill_w) if model.rtl else left,
         "marks": [
-            {
-                "x": round(left + width * m.percent / 100, 2),
-                "anchor": anchor(m.percent),
-                "mark": m,
-            }
+            {"x": x(width * m.percent / 100), "anchor": anchor(m.percent), "mark": m}
             for m in model.marks
         ],
-        "marker_x": round(left + width * model.fill_percent / 100, 2),
+        "marker_x": x(width * model.fill_percent / 100),
         "marker_anchor": anchor(model.fill_percent),
-        "button_x": left + width - button_w,
+        "days_x": x(0),
+        "button_x": left if model.rtl else left + width - button_w,
         "button_w": button_w,
         "days_fit": round(room) if days_w > room else None,
     }
@@ -286,7 +302,10 @@ def build_embed_js(campaign: Campaign, at: datetime, options: WidgetOptions) -> 
     body = _render(
         "widget.js",
         frame_path=campaign.slug + options.query(),
-        title=widget.clean_text(campaign.name),
+        title=i18n.render(
+            message("%(name)s: donation progress", name=widget.clean_text(campaign.name)),
+            options.lang or campaign.locale,
+        ),
         height=FRAME_HEIGHT_PX,
     ).strip()
     return hotcache.make_entry(

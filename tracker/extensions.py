@@ -5,6 +5,7 @@ Rate limits are not an extension here: tracker.throttle counts them where they a
 
 from __future__ import annotations
 
+from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -29,3 +30,4 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 login = LoginManager()
+babel = Babel()

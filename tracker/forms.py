@@ -6,42 +6,57 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from tracker import services
+from tracker import i18n, services
 from tracker.domain import money, periods
+from tracker.domain.text import Said, message
 from tracker.models import Campaign
+
+REQUIRED = DataRequired(message=_l("This field is required."))
+
+
+def _longest(limit: int) -> Length:
+    return Length(max=limit, message=_l("At most %(max)d characters.", max=limit))
 
 
 def _check(field: Field, parse: Callable[[], Any]) -> Any:
-    """Run a domain parser; its ValueError becomes the field's error."""
+    """Run a domain parser; its refusal becomes the field's error (translated when shown)."""
     try:
         return parse()
+    except Said as err:
+        raise ValidationError(i18n.text(err.message)) from None
     except ValueError as err:
         raise ValidationError(str(err.args[0] if err.args else err)) from None
 
 
 class LoginForm(FlaskForm):
-    email = StringField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    email = StringField(_l("Email"), validators=[REQUIRED, _longest(254)])
+    password = PasswordField(_l("Password"), validators=[REQUIRED, _longest(1024)])
 
 
 class CampaignForm(FlaskForm):
     """Create (every field) or edit (no slug, no currency) a campaign."""
 
-    slug = StringField("Slug", description="a-z, 0-9 and -, in URLs")
-    name = StringField("Name", validators=[DataRequired()])
-    currency = StringField("Currency", description="ISO 4217, e.g. USD")
-    timezone = StringField("Timezone", default="UTC", description="IANA name, e.g. Europe/Berlin")
-    locale = StringField("Locale", default="en", description="e.g. en, de_DE")
-    milestones = StringField(
-        "Milestones", validators=[DataRequired()], description="major units, ascending: 0,2500,5000"
+    slug = StringField(_l("Slug"), description=_l("a-z, 0-9 and -, in URLs"))
+    name = StringField(_l("Name"), validators=[REQUIRED])
+    currency = StringField(_l("Currency"), description=_l("ISO 4217, e.g. USD"))
+    timezone = StringField(
+        _l("Timezone"), default="UTC", description=_l("IANA name, e.g. Europe/Berlin")
     )
-    presets = StringField("Preset amounts", description="major units: 5,10,25 (optional)")
+    locale = StringField(_l("Locale"), default="en", description=_l("e.g. en, de_DE"))
+    milestones = StringField(
+        _l("Milestones"),
+        validators=[REQUIRED],
+        description=_l("major units, ascending: 0,2500,5000"),
+    )
+    presets = StringField(_l("Preset amounts"), description=_l("major units: 5,10,25 (optional)"))
     allowed_origins = StringField(
-        "Allowed embed origins", description="https://a.example,https://b.example (optional)"
+        _l("Allowed embed origins"),
+        description=_l("https://a.example,https://b.example (optional)"),
     )
 
     def __init__(self, *args: Any, campaign: Campaign | None = None, **kwargs: Any) -> None:
@@ -61,7 +76,9 @@ class CampaignForm(FlaskForm):
         if self.campaign is None:
             slug = _check(field, lambda: services.parse_slug((field.data or "").strip()))
             if services.get_campaign(slug) is not None:
-                raise ValidationError(f"campaign {slug!r} already exists")
+                raise ValidationError(
+                    i18n.text(message("campaign '%(slug)s' already exists", slug=slug))
+                )
             self.parsed["slug"] = slug
 
     def validate_name(self, field: Field) -> None:
@@ -108,7 +125,10 @@ class CampaignForm(FlaskForm):
         if self.campaign is None and "currency" not in self.parsed:
             for field in (self.milestones, self.presets):
                 if not field.errors and field.data:
-                    field.errors = [*field.errors, "needs a valid currency first"]
+                    field.errors = [
+                        *field.errors,
+                        i18n.text(message("needs a valid currency first")),
+                    ]
             ok = False
         return ok
 
@@ -126,17 +146,18 @@ class CampaignForm(FlaskForm):
 class DonationForm(FlaskForm):
     """A manual (offline) donation."""
 
-    campaign = SelectField("Campaign", validators=[DataRequired()], choices=[])
-    amount = StringField("Amount", validators=[DataRequired()], description="major units: 12.50")
+    campaign = SelectField(_l("Campaign"), validators=[REQUIRED], choices=[])
+    amount = StringField(_l("Amount"), validators=[REQUIRED], description=_l("major units: 12.50"))
     received_at = StringField(
-        "Received at",
-        description="2026-11-03T14:30 in the campaign's timezone; empty: now",
+        _l("Received at"),
+        description=_l("2026-11-03T14:30 in the campaign's timezone; empty: now"),
     )
-    donor = StringField("Donor", validators=[Optional(), Length(max=200)])
+    donor = StringField(_l("Donor"), validators=[Optional(), _longest(200)])
 
     def __init__(self, *args: Any, campaigns: list[Campaign], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.campaign.choices = [(c.slug, f"{c.name} ({c.slug})") for c in campaigns]
+        choose = ("", _l("Choose a campaign"))  # a required select starts with a placeholder
+        self.campaign.choices = [choose, *((c.slug, f"{c.name} ({c.slug})") for c in campaigns)]
         self.by_slug = {c.slug: c for c in campaigns}
         self.parsed: dict[str, Any] = {}
 
@@ -158,16 +179,19 @@ class DonationForm(FlaskForm):
             else services.now()
         )
         self.parsed["received_at"] = _check(
-            field, lambda: periods.not_in_future(at, services.now(), "a donation's time")
+            field,
+            lambda: periods.not_in_future(at, services.now(), message("a donation's time")),
         )
 
 
 class RefundForm(FlaskForm):
-    amount = StringField("Amount", validators=[Optional()], description="empty: all that is left")
+    amount = StringField(
+        _l("Amount"), validators=[Optional()], description=_l("empty: all that is left")
+    )
 
 
 class AssignForm(FlaskForm):
-    campaign = SelectField("Campaign", validators=[DataRequired()], choices=[])
+    campaign = SelectField(_l("Campaign"), validators=[REQUIRED], choices=[])
 
     def __init__(self, *args: Any, campaigns: list[Campaign], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,7 @@ from tracker import services
 from tracker.domain import money
 from tracker.domain.periods import Period as Month
 from tracker.domain.periods import periods_between
+from tracker.domain.text import Message, message
 from tracker.extensions import db
 from tracker.models import Campaign, Donation, Period
 
@@ -23,7 +25,7 @@ from tracker.models import Campaign, Donation, Period
 @dataclass(frozen=True)
 class Bar:
     label: str
-    title: str
+    title: Message
     x: int
     y: int
     height: int
@@ -44,27 +46,28 @@ CHART_HEIGHT = 160
 CHART_MONTHS = 12
 
 
-def chart(campaign: Campaign, at: datetime, count: int = CHART_MONTHS) -> Chart:
-    """Bars of the last `count` months' raised amounts, each with its goal mark (SVG units)."""
+def chart(campaign: Campaign, at: datetime, locale: str, count: int = CHART_MONTHS) -> Chart:
+    """Bars of the last `count` months' raised amounts, each with its goal mark (SVG units),
+    labelled for a reader in `locale`."""
     last = Month.containing(at, services.campaign_zone(campaign))
     first = last
     for _ in range(count - 1):
         first = first.previous()
     rows = {
         (p.year, p.month): p
-        for p in db.session.execute(
+        for p in db.session.scalars(
             select(Period).where(
                 Period.campaign_id == campaign.id,
                 (Period.year * 100 + Period.month) >= first.year * 100 + first.month,
                 (Period.year * 100 + Period.month) <= last.year * 100 + last.month,
             )
-        ).scalars()
+        )
     }
     data: list[tuple[Month, int, int | None]] = []
     for month in periods_between(first, last):
         row = rows.get((month.year, month.month))
         data.append((month, row.raised_minor if row else 0, row.goal_minor if row else None))
-    return chart_geometry(data, campaign.currency, campaign.locale)
+    return chart_geometry(data, campaign.currency, locale)
 
 
 def chart_geometry(data: list[tuple[Month, int, int | None]], currency: str, locale: str) -> Chart:
@@ -77,12 +80,20 @@ def chart_geometry(data: list[tuple[Month, int, int | None]], currency: str, loc
     for index, (month, raised, goal) in enumerate(data):
         height = raised * CHART_HEIGHT // scale
         goal_y = None if goal is None else CHART_HEIGHT - goal * CHART_HEIGHT // scale
-        title = f"{month.label(locale)}: {money.format_money(raised, currency, locale)}"
-        if goal is not None:
-            title += f" of {money.format_money(goal, currency, locale)}"
+        shown = money.Amount(raised, currency)
+        title = (
+            message("%(month)s: %(raised)s", month=month.label(locale), raised=shown)
+            if goal is None
+            else message(
+                "%(month)s: %(raised)s of %(goal)s",
+                month=month.label(locale),
+                raised=shown,
+                goal=money.Amount(goal, currency),
+            )
+        )
         bars.append(
             Bar(
-                label=month.first_day.strftime("%b"),
+                label=str(format_date(month.first_day, "LLL", locale=locale)),
                 title=title,
                 x=index * slot + (slot - bar_width) // 2,
                 y=CHART_HEIGHT - height,

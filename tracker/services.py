@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from tracker import hotcache
 from tracker.domain import money, periods, progress
 from tracker.domain.periods import Period as Month
+from tracker.domain.text import Message, Missing, Refusal, message
 from tracker.extensions import db
 from tracker.models import Campaign, Donation, Period
 from tracker.observability import DONATIONS
@@ -26,12 +27,12 @@ ORIGIN_RE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 MAX_NAME = 200
 
 
-class CampaignError(ValueError):
+class CampaignError(Refusal):
     """A campaign's settings are invalid."""
 
 
-class NotFound(LookupError):
-    """No such campaign."""
+class NotFound(Missing):
+    """No such campaign (or donation, or event): a 404."""
 
 
 def now() -> datetime:
@@ -45,16 +46,20 @@ def now() -> datetime:
 def parse_slug(text: str) -> str:
     """Validate a campaign slug."""
     if not SLUG_RE.fullmatch(text or ""):
-        raise CampaignError(f"invalid slug {text[:80]!r}: use 1 to 64 of a-z, 0-9 and '-'")
+        raise CampaignError(
+            message(
+                "invalid slug '%(slug)s': use 1 to 64 of a-z, 0-9 and '-'", slug=(text or "")[:80]
+            )
+        )
     return text
 
 
 def parse_name(text: str) -> str:
     name = (text or "").strip()
     if not name:
-        raise CampaignError("name must not be empty")
+        raise CampaignError(message("name must not be empty"))
     if len(name) > MAX_NAME:
-        raise CampaignError(f"name is longer than {MAX_NAME} characters")
+        raise CampaignError(message("name is longer than %(max)s characters", max=MAX_NAME))
     return name
 
 
@@ -68,7 +73,10 @@ def parse_origins(text: str | list[str]) -> list[str]:
             continue
         if not ORIGIN_RE.fullmatch(item):
             raise CampaignError(
-                f"invalid origin {item[:80]!r}: use scheme and host, like https://example.org"
+                message(
+                    "invalid origin '%(origin)s': use scheme and host, like https://example.org",
+                    origin=item[:80],
+                )
             )
         if item not in origins:
             origins.append(item)
@@ -80,7 +88,7 @@ def parse_presets(text: str | list[str], currency: str) -> list[int]:
     items = text.split(",") if isinstance(text, str) else list(text)
     values = [money.parse_amount(item.strip(), currency) for item in items if item.strip()]
     if len(values) > 8:
-        raise CampaignError("at most 8 preset amounts")
+        raise CampaignError(message("at most %(max)s preset amounts", max=8))
     return sorted(set(values))
 
 
@@ -89,11 +97,15 @@ def get_campaign(slug: str) -> Campaign | None:
     return db.session.scalar(select(Campaign).where(Campaign.slug == slug))
 
 
+def no_campaign(slug: str) -> Message:
+    return message("no campaign '%(slug)s'", slug=slug[:80])
+
+
 def require_campaign(slug: str) -> Campaign:
     """The campaign with this slug; NotFound otherwise."""
     campaign = get_campaign(slug)
     if campaign is None:
-        raise NotFound(f"no campaign {slug[:80]!r}")
+        raise NotFound(no_campaign(slug))
     return campaign
 
 
@@ -111,7 +123,7 @@ def create_campaign(
     """Create a campaign from validated values (milestones in minor units)."""
     slug = parse_slug(slug)
     if get_campaign(slug) is not None:
-        raise CampaignError(f"campaign {slug!r} already exists")
+        raise CampaignError(message("campaign '%(slug)s' already exists", slug=slug))
     periods.parse_timezone(timezone)
     campaign = Campaign(
         slug=slug,
@@ -247,7 +259,7 @@ def record_donation(
 ) -> Donation:
     """Add a donation to the period of its `received_at` and update that period's total."""
     if amount_minor <= 0 or amount_minor > money.MAX_MINOR:
-        raise money.AmountError("amount must be between 1 and 10^12 minor units")
+        raise money.AmountError(message("amount must be between 1 and 10^12 minor units"))
     period = period_for(campaign, received_at)
     donation = Donation(
         campaign_id=campaign.id,
@@ -275,7 +287,7 @@ def record_manual_donation(
     campaign: Campaign, amount_minor: int, received_at: datetime, donor_name: str | None
 ) -> Donation:
     """An offline donation a person entered; never received more than 5 minutes ahead."""
-    periods.not_in_future(received_at, now(), "a donation's time")
+    periods.not_in_future(received_at, now(), message("a donation's time"))
     return record_donation(
         campaign,
         amount_minor=amount_minor,

@@ -5,7 +5,8 @@ document.addEventListener("click", (event) => {
   if (!button) return;
   const source = document.getElementById(button.dataset.copy);
   source.select();
-  const done = () => { button.textContent = "Copied"; setTimeout(() => { button.textContent = "Copy"; }, 1500); };
+  const label = button.textContent;
+  const done = () => { button.textContent = button.dataset.copied || label; setTimeout(() => { button.textContent = label; }, 1500); };
   if (navigator.clipboard) {
     navigator.clipboard.writeText(source.value).then(done, () => { document.execCommand("copy"); done(); });
   } else {
@@ -20,3 +21,4 @@ document.addEventListener("submit", (event) => {
 document.addEventListener("change", (event) => {
   if (event.target.matches("select[data-autosubmit]")) event.target.form.requestSubmit();
 });
+document.querySelectorAll("button.no-js").forEach((button) => { button.hidden = true; });

@@ -10,7 +10,7 @@ from tracker.domain.progress import (
     Milestone,
     Progress,
     compute_progress,
-    days_left_line,
+    days_left_messages,
     net_amount,
 )
 
@@ -144,55 +144,39 @@ def test_net_amount_is_never_negative_nor_above_the_amount(
     assert 0 <= net_amount(amount, refunded, disputed) <= amount
 
 
-# --- days_left_line -------------------------------------------------------------------------
+# --- the days-left line -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("now", "tz", "lang", "line"),
+    ("now", "tz", "line"),
     [
-        (utc(2026, 11, 23, 12), UTC_ZONE, "en", "7 DAYS LEFT UNTIL THE END OF NOVEMBER"),
-        (utc(2026, 11, 24, 12), UTC_ZONE, "en", "6 DAYS LEFT UNTIL THE END OF NOVEMBER"),
-        (utc(2026, 11, 29, 12), UTC_ZONE, "en", "1 DAY LEFT UNTIL THE END OF NOVEMBER"),
-        (utc(2026, 11, 30, 19), UTC_ZONE, "en", "LAST DAY OF NOVEMBER · 5 HOURS LEFT"),
-        (utc(2026, 11, 30, 23, 30), UTC_ZONE, "en", "LAST DAY OF NOVEMBER · 1 HOUR LEFT"),
-        (utc(2026, 11, 30, 0), UTC_ZONE, "en", "LAST DAY OF NOVEMBER · 24 HOURS LEFT"),
-        (utc(2026, 11, 23, 12), UTC_ZONE, "en_GB", "7 DAYS LEFT UNTIL THE END OF NOVEMBER"),
-        (utc(2026, 12, 1, 3), NEW_YORK, "en", "LAST DAY OF NOVEMBER · 2 HOURS LEFT"),
-        (utc(2026, 11, 23, 12), UTC_ZONE, "de", "NOCH 7 TAGE BIS ENDE NOVEMBER"),
-        (utc(2026, 11, 29, 12), UTC_ZONE, "de", "NOCH 1 TAG BIS ENDE NOVEMBER"),
-        (utc(2026, 11, 30, 18), BERLIN, "de", "LETZTER TAG IM NOVEMBER · NOCH 5 STUNDEN"),
-        (utc(2026, 11, 30, 22, 30), BERLIN, "de_DE", "LETZTER TAG IM NOVEMBER · NOCH 1 STUNDE"),
-        (utc(2027, 3, 10, 12), BERLIN, "de", "NOCH 21 TAGE BIS ENDE MÄRZ"),
-        (utc(2026, 11, 23, 12), UTC_ZONE, "fr", "PLUS QUE 7 JOURS AVANT LA FIN DE NOVEMBRE"),
-        (utc(2026, 10, 30, 12), UTC_ZONE, "fr", "PLUS QU'UN JOUR AVANT LA FIN D'OCTOBRE"),
-        (utc(2026, 8, 31, 19), UTC_ZONE, "fr", "DERNIER JOUR D'AOÛT · PLUS QUE 5 HEURES"),
-        (utc(2026, 12, 31, 23, 1), UTC_ZONE, "fr", "DERNIER JOUR DE DÉCEMBRE · PLUS QU'UNE HEURE"),
-        (utc(2026, 11, 23, 12), UTC_ZONE, "es", "QUEDAN 7 DÍAS PARA QUE TERMINE NOVIEMBRE"),
-        (utc(2026, 11, 29, 12), UTC_ZONE, "es", "QUEDA 1 DÍA PARA QUE TERMINE NOVIEMBRE"),
-        (utc(2026, 11, 30, 19), UTC_ZONE, "es", "ÚLTIMO DÍA DE NOVIEMBRE · QUEDAN 5 HORAS"),
-        (utc(2026, 11, 30, 23, 30), UTC_ZONE, "es", "ÚLTIMO DÍA DE NOVIEMBRE · QUEDA 1 HORA"),
-        # A language without phrases falls back to English, month name included.
-        (utc(2026, 11, 23, 12), UTC_ZONE, "it", "7 DAYS LEFT UNTIL THE END OF NOVEMBER"),
-        (utc(2026, 11, 30, 19), UTC_ZONE, "ja", "LAST DAY OF NOVEMBER · 5 HOURS LEFT"),
+        (utc(2026, 11, 23, 12), UTC_ZONE, "7 days left until the end of November"),
+        (utc(2026, 11, 24, 12), UTC_ZONE, "6 days left until the end of November"),
+        (utc(2026, 11, 29, 12), UTC_ZONE, "1 day left until the end of November"),
+        (utc(2026, 11, 30, 19), UTC_ZONE, "Last day of November · 5 hours left"),
+        (utc(2026, 11, 30, 23, 30), UTC_ZONE, "Last day of November · 1 hour left"),
+        (utc(2026, 11, 30, 0), UTC_ZONE, "Last day of November · 24 hours left"),
+        (utc(2026, 12, 1, 3), NEW_YORK, "Last day of November · 2 hours left"),
+        (utc(2027, 3, 10, 12), BERLIN, "21 days left until the end of March"),
     ],
 )
-def test_days_left_line(now: datetime, tz: ZoneInfo, lang: str, line: str) -> None:
-    assert days_left_line(now, tz, lang) == line
+def test_days_left_messages(now: datetime, tz: ZoneInfo, line: str) -> None:
+    assert " · ".join(m.english() for m in days_left_messages(now, tz)) == line
 
 
-def test_days_left_line_defaults_to_english() -> None:
-    assert (
-        days_left_line(utc(2026, 11, 23, 12), UTC_ZONE) == "7 DAYS LEFT UNTIL THE END OF NOVEMBER"
-    )
-
-
-def test_days_left_line_follows_the_campaign_timezone() -> None:
+def test_days_left_messages_follow_the_campaign_timezone() -> None:
     # 1 December 03:00 UTC is still 30 November (the last day) in New York.
     now = utc(2026, 12, 1, 3)
-    assert days_left_line(now, UTC_ZONE).startswith("30 DAYS LEFT UNTIL THE END OF DECEMBER")
-    assert days_left_line(now, NEW_YORK).startswith("LAST DAY OF NOVEMBER")
+    [utc_line] = days_left_messages(now, UTC_ZONE)
+    assert utc_line.n == 30 and dict(utc_line.values)["month"].month == 12
+    first, hours = days_left_messages(now, NEW_YORK)
+    assert first.msgid == "Last day of %(month)s" and hours.n == 2
 
 
-def test_days_left_line_refuses_an_unknown_locale() -> None:
-    with pytest.raises(ValueError, match="unknown locale"):
-        days_left_line(utc(2026, 11, 23), UTC_ZONE, "xx")
+def test_the_counts_choose_the_plural_form() -> None:
+    [line] = days_left_messages(utc(2026, 11, 29, 12), UTC_ZONE)
+    assert (line.msgid, line.plural, line.n) == (
+        "%(num)s day left until the end of %(month)s",
+        "%(num)s days left until the end of %(month)s",
+        1,
+    )

@@ -16,6 +16,7 @@ from tracker.extensions import db as sa_db
 from tracker.models import ReviewPayment
 
 pytestmark = browsers.MARKS
+ARTIFACTS = browsers.ARTIFACTS
 
 
 @pytest.fixture()
@@ -134,3 +135,68 @@ def test_admin_flow_in_chromium(server, browser, tmp_path) -> None:
 
     assert csp_errors == []
     context.close()
+
+
+ADMIN_PAGES = [
+    "/admin/",
+    "/admin/campaigns",
+    "/admin/campaigns/southfront",
+    "/admin/campaigns/southfront/embed",
+    "/admin/donations?campaign=southfront",
+    "/admin/months?campaign=southfront",
+    "/admin/review?all=1",
+    "/admin/audit",
+]
+
+
+@pytest.mark.parametrize("lang", ["en", "de", "ar"])
+def test_on_a_phone_nothing_is_cut_off(server, browser, lang) -> None:
+    """At 375 px every page fits the screen: tables become cards, the actions stay in view."""
+    from tests.factories import make_campaign, make_donation
+
+    campaign = make_campaign("southfront", preset_amounts=[500, 1000])
+    for n in range(3):
+        make_donation(campaign, 1234567 + n, donor_name=f"Donor with a long name {n}")
+    make_donation(
+        campaign, 5000, source="stripe", external_key="pi_phone", payment_intent_id="pi_phone"
+    )
+    sa_db.session.add(
+        ReviewPayment(
+            external_key="pi_review_with_a_long_identifier_1234567890",
+            payment_intent_id="pi_review_with_a_long_identifier_1234567890",
+            reason="currency",
+            campaign_slug="southfront",
+            amount_minor=2500,
+            currency="EUR",
+            received_at=datetime.now(UTC) - timedelta(days=1),
+        )
+    )
+    sa_db.session.commit()
+    make_admin()
+    context = browser.new_context(
+        viewport={"width": 375, "height": 800}, locale=lang, reduced_motion="reduce"
+    )
+    page = context.new_page()
+    page.goto(f"{server}/admin/login")
+    page.fill("#email", EMAIL)
+    page.fill("#password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{server}/admin/")
+    assert page.evaluate("document.documentElement.lang") == lang
+    too_wide = []
+    for url in ADMIN_PAGES:
+        page.goto(server + url)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 375:
+            too_wide.append(f"{url}: {width}px wide")
+        # Every action button and link is inside the screen, not off to its side.
+        off = page.evaluate(
+            "() => [...document.querySelectorAll('main button, main a, main input')]"
+            ".filter(e => e.offsetParent !== null && e.getBoundingClientRect().right > 376)"
+            ".map(e => e.outerHTML.slice(0, 80))"
+        )
+        too_wide += [f"{url}: {element}" for element in off]
+        name = url.strip("/").replace("/", "-").split("?")[0] or "overview"
+        page.screenshot(path=str(ARTIFACTS / f"admin-{lang}-375-{name}.png"), full_page=True)
+    context.close()
+    assert too_wide == []

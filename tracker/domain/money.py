@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import dataclass
 from decimal import Context, Decimal
 from functools import lru_cache
 
@@ -15,9 +16,15 @@ from babel import Locale, UnknownLocaleError
 from babel.numbers import NumberPattern, get_currency_symbol
 from iso4217 import Currency
 
+from tracker.domain.text import Refusal, message, plural_message
+
 MAX_MINOR = 10**12
 
 MAX_MILESTONES = 20
+_EMPTY_MILESTONES = message("milestones are empty; give at least a goal, like 0,2500,5000")
+_TOO_MANY_MILESTONES = message(
+    "at most %(max)s milestones are allowed, including 0", max=MAX_MILESTONES
+)
 
 _AMOUNT_RE = re.compile(r"[0-9]+(?:\.([0-9]+))?")
 _CURRENCY_RE = re.compile(r"[A-Z]{3}")
@@ -32,12 +39,30 @@ _EXACT = Context(prec=100)
 _SPACES = str.maketrans({"\u00a0": " ", "\u202f": " "})
 
 
-class AmountError(ValueError):
+@dataclass(frozen=True)
+class Amount:
+    """An amount as a message value: each reader sees it in their locale's format."""
+
+    minor: int
+    currency: str
+
+    def format(self, locale: str) -> str:
+        return format_money(self.minor, self.currency, locale)
+
+    def __str__(self) -> str:
+        return self.format("en")
+
+
+class AmountError(Refusal):
     """An amount (or list of amounts) that a person typed was refused; the message says why."""
 
 
-class CurrencyError(ValueError):
+class CurrencyError(Refusal):
     """A currency code that is not an active ISO 4217 currency."""
+
+
+class LocaleError(Refusal):
+    """A locale identifier that CLDR does not know."""
 
 
 @lru_cache(maxsize=1)
@@ -52,7 +77,7 @@ def normalize_currency(code: str) -> str:
     cleaned = code.strip().upper() if isinstance(code, str) else ""
     if not _CURRENCY_RE.fullmatch(cleaned) or cleaned not in _iso_exponents():
         shown = code.strip()[:10] if isinstance(code, str) else repr(code)
-        raise CurrencyError(f"unknown currency '{shown}'")
+        raise CurrencyError(message("unknown currency '%(code)s'", code=shown))
     return cleaned
 
 
@@ -69,47 +94,60 @@ def exponent(currency: str) -> int:
     return _iso_exponents()[normalize_currency(currency)]
 
 
-def _places(n: int) -> str:
-    return "1 decimal place" if n == 1 else f"{n} decimal places"
-
-
 def parse_amount(text: str, currency: str, *, allow_zero: bool = False) -> int:
     """Parse a plain decimal in major units ("12.50") into minor units, refusing anything else."""
     code = normalize_currency(currency)
     digits = exponent(code)
     if not isinstance(text, str):
-        raise AmountError("amount is not a plain decimal number like 12.50")
+        raise AmountError(message("amount is not a plain decimal number like 12.50"))
     cleaned = text.strip()
     if not cleaned:
-        raise AmountError("amount is empty")
+        raise AmountError(message("amount is empty"))
     if len(cleaned) > _MAX_AMOUNT_LEN:
-        raise AmountError("amount is too long")
+        raise AmountError(message("amount is too long"))
     if cleaned.startswith("-"):
-        raise AmountError("amount must be greater than zero")
+        raise AmountError(message("amount must be greater than zero"))
     if cleaned.startswith("+"):
-        raise AmountError("amount must be written without a sign, like 12.50")
+        raise AmountError(message("amount must be written without a sign, like 12.50"))
     if "," in cleaned:
         raise AmountError(
-            "amount must not contain commas or thousands separators; write 1000.50, not 1,000.50"
+            message(
+                "amount must not contain commas or thousands separators; "
+                "write 1000.50, not 1,000.50"
+            )
         )
     lowered = cleaned.lower()
     if lowered.lstrip("+-") in {"nan", "snan", "inf", "infinity"}:
-        raise AmountError("amount must be a finite number")
+        raise AmountError(message("amount must be a finite number"))
     if "e" in lowered and any(c.isdigit() for c in lowered):
-        raise AmountError("amount must not use exponent notation like 1e3; write 1000")
+        raise AmountError(message("amount must not use exponent notation like 1e3; write 1000"))
     match = _AMOUNT_RE.fullmatch(cleaned)
     if match is None:
-        raise AmountError("amount is not a plain decimal number like 12.50")
+        raise AmountError(message("amount is not a plain decimal number like 12.50"))
     fraction = match.group(1) or ""
     if len(fraction) > digits:
         if digits == 0:
-            raise AmountError(f"{code} allows no decimal places")
-        raise AmountError(f"{code} allows at most {_places(digits)}")
+            raise AmountError(message("%(code)s allows no decimal places", code=code))
+        raise AmountError(
+            plural_message(
+                "%(code)s allows at most %(num)s decimal place",
+                "%(code)s allows at most %(num)s decimal places",
+                digits,
+                code=code,
+                num=digits,
+            )
+        )
     minor = int(Decimal(cleaned).scaleb(digits, context=_EXACT))
     if minor == 0 and not allow_zero:
-        raise AmountError("amount must be greater than zero")
+        raise AmountError(message("amount must be greater than zero"))
     if minor > MAX_MINOR:
-        raise AmountError(f"amount must be at most {format_major(MAX_MINOR, code)} {code}")
+        raise AmountError(
+            message(
+                "amount must be at most %(amount)s %(code)s",
+                amount=format_major(MAX_MINOR, code),
+                code=code,
+            )
+        )
     return minor
 
 
@@ -124,20 +162,20 @@ def format_major(minor: int, currency: str) -> str:
 
 
 def parse_locale(text: str) -> str:
-    """Return the normalised locale identifier ("de-DE" -> "de_DE"), or raise ValueError."""
+    """Return the normalised locale identifier ("de-DE" -> "de_DE"), or raise LocaleError."""
     if not isinstance(text, str):
-        raise ValueError(f"unknown locale {text!r}")
+        raise LocaleError(message("unknown locale '%(locale)s'", locale=repr(text)))
     return _parse_locale(text.strip())
 
 
 @lru_cache(maxsize=256)
 def _parse_locale(text: str) -> str:
     if len(text) > _MAX_LOCALE_LEN or not _LOCALE_RE.fullmatch(text):
-        raise ValueError(f"unknown locale '{text[:_MAX_LOCALE_LEN]}'")
+        raise LocaleError(message("unknown locale '%(locale)s'", locale=text[:_MAX_LOCALE_LEN]))
     try:
         return str(Locale.parse(text.replace("-", "_")))
     except (UnknownLocaleError, ValueError, TypeError) as err:
-        raise ValueError(f"unknown locale '{text}'") from err
+        raise LocaleError(message("unknown locale '%(locale)s'", locale=text)) from err
 
 
 @lru_cache(maxsize=256)
@@ -180,21 +218,23 @@ def format_money(minor: int, currency: str, locale: str = "en") -> str:
 def validate_milestones(values: list[int]) -> list[int]:
     """Check milestone amounts in minor units; return them with 0 prepended if missing."""
     if not values:
-        raise AmountError("milestones are empty; give at least a goal, like 0,2500,5000")
+        raise AmountError(_EMPTY_MILESTONES)
     for value in values:
         if not isinstance(value, int) or isinstance(value, bool):
-            raise AmountError("milestones must be whole numbers of minor units")
+            raise AmountError(message("milestones must be whole numbers of minor units"))
         if value < 0:
-            raise AmountError("milestones must not be negative")
+            raise AmountError(message("milestones must not be negative"))
         if value > MAX_MINOR:
-            raise AmountError(f"milestones must be at most {MAX_MINOR} minor units")
+            raise AmountError(
+                message("milestones must be at most %(max)s minor units", max=MAX_MINOR)
+            )
     result = list(values) if values[0] == 0 else [0, *values]
     if len(result) > MAX_MILESTONES:
-        raise AmountError(f"at most {MAX_MILESTONES} milestones are allowed, including 0")
+        raise AmountError(_TOO_MANY_MILESTONES)
     if any(a >= b for a, b in zip(result, result[1:], strict=False)):
-        raise AmountError("milestones must be strictly ascending")
+        raise AmountError(message("milestones must be strictly ascending"))
     if result[-1] <= 0:
-        raise AmountError("the last milestone (the goal) must be greater than zero")
+        raise AmountError(message("the last milestone (the goal) must be greater than zero"))
     return result
 
 
@@ -202,16 +242,23 @@ def parse_milestones(text: str, currency: str) -> list[int]:
     """Parse "0,2500,5000" (major units) into minor units, with 0 first."""
     code = normalize_currency(currency)
     if not isinstance(text, str) or not text.strip():
-        raise AmountError("milestones are empty; give at least a goal, like 0,2500,5000")
+        raise AmountError(_EMPTY_MILESTONES)
     if len(text) > _MAX_MILESTONES_LEN:
-        raise AmountError("milestones are too long")
+        raise AmountError(message("milestones are too long"))
     items = text.split(",")
     if len(items) > MAX_MILESTONES:
-        raise AmountError(f"at most {MAX_MILESTONES} milestones are allowed, including 0")
+        raise AmountError(_TOO_MANY_MILESTONES)
     values: list[int] = []
     for position, item in enumerate(items, start=1):
         try:
             values.append(parse_amount(item, code, allow_zero=True))
         except AmountError as err:
-            raise AmountError(f"milestone {position} ('{item.strip()[:20]}'): {err}") from err
+            raise AmountError(
+                message(
+                    "milestone %(position)s ('%(given)s'): %(reason)s",
+                    position=position,
+                    given=item.strip()[:20],
+                    reason=err.message,
+                )
+            ) from err
     return validate_milestones(values)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 
 from tracker.domain.money import _locale
+from tracker.domain.text import Message, Refusal, message
 
 _TZ_RE = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
 _MAX_TZ_LEN = 64
@@ -25,20 +26,29 @@ _HOUR = timedelta(hours=1)
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-class TimezoneError(ValueError):
+class TimezoneError(Refusal):
     """A name that is not an IANA timezone."""
 
 
-class FutureError(ValueError):
+class FutureError(Refusal):
     """A time more than CLOCK_SKEW after now, where only the past makes sense."""
 
 
-def not_in_future(at: datetime, now: datetime, what: str) -> datetime:
+class InstantError(Refusal):
+    """Text that is not an ISO 8601 date-time."""
+
+
+def not_in_future(at: datetime, now: datetime, what: Message | str) -> datetime:
     """`at`, unless it lies more than five minutes after `now` (FutureError names `what`)."""
     _require_aware(at)
     if at > now + CLOCK_SKEW:
         raise FutureError(
-            f"{what} {at.isoformat()} is in the future; now is {now.isoformat(timespec='seconds')}"
+            message(
+                "%(what)s %(at)s is in the future; now is %(now)s",
+                what=what,
+                at=at.isoformat(),
+                now=now.isoformat(timespec="seconds"),
+            )
         )
     return at
 
@@ -49,23 +59,27 @@ def _zone_names() -> dict[str, str]:
     return {name.lower(): name for name in zoneinfo.available_timezones() if name not in _NOT_ZONES}
 
 
+def _unknown_zone(name: str) -> Message:
+    return message("unknown timezone '%(zone)s'", zone=name)
+
+
 @lru_cache(maxsize=512)
 def _parse_timezone(name: str) -> ZoneInfo:
     if not name or len(name) > _MAX_TZ_LEN or not _TZ_RE.fullmatch(name) or ".." in name:
-        raise TimezoneError(f"unknown timezone '{name[:_MAX_TZ_LEN]}'")
+        raise TimezoneError(_unknown_zone(name[:_MAX_TZ_LEN]))
     canonical = _zone_names().get(name.lower())
     if canonical is None:
-        raise TimezoneError(f"unknown timezone '{name}'")
+        raise TimezoneError(_unknown_zone(name))
     try:
         return ZoneInfo(canonical)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
-        raise TimezoneError(f"unknown timezone '{name}'") from err
+        raise TimezoneError(_unknown_zone(name)) from err
 
 
 def parse_timezone(name: str) -> ZoneInfo:
     """Return the ZoneInfo for an IANA name ("Europe/Berlin"), or raise TimezoneError."""
     if not isinstance(name, str):
-        raise TimezoneError(f"unknown timezone '{name!r}'")
+        raise TimezoneError(_unknown_zone(repr(name)))
     return _parse_timezone(name.strip())
 
 
@@ -197,7 +211,9 @@ def parse_instant(text: str, tz: ZoneInfo) -> datetime:
     """Parse an ISO 8601 date-time (a naive one is read in `tz`, a date is local midnight)."""
     cleaned = text.strip() if isinstance(text, str) else ""
     shown = cleaned[:_MAX_INSTANT_LEN]
-    error = ValueError(f"'{shown}' is not an ISO 8601 date-time, like 2026-11-03T14:30")
+    error = InstantError(
+        message("'%(given)s' is not an ISO 8601 date-time, like 2026-11-03T14:30", given=shown)
+    )
     if not cleaned or len(cleaned) > _MAX_INSTANT_LEN or not cleaned.isascii():
         raise error
     try:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypedDict
 from zoneinfo import ZoneInfo
 
-from tracker.domain.money import _locale
 from tracker.domain.periods import Period, days_left, hours_left_in_month
+from tracker.domain.text import Message, message, plural_message
 
 
 @dataclass(frozen=True)
@@ -69,65 +68,22 @@ def net_amount(amount_minor: int, refunded_minor: int, disputed_minor: int) -> i
     return max(0, amount_minor - refunded_minor - disputed_minor)
 
 
-class _Phrases(TypedDict):
-    days: str
-    day: str
-    last_day: str
-    hours: str
-    hour: str
-
-
-# The widget's line per language; {month} is the upper-cased standalone month name.
-_PHRASES: dict[str, _Phrases] = {
-    "en": {
-        "days": "{n} DAYS LEFT UNTIL THE END OF {month}",
-        "day": "1 DAY LEFT UNTIL THE END OF {month}",
-        "last_day": "LAST DAY OF {month} · {hours}",
-        "hours": "{n} HOURS LEFT",
-        "hour": "1 HOUR LEFT",
-    },
-    "de": {
-        "days": "NOCH {n} TAGE BIS ENDE {month}",
-        "day": "NOCH 1 TAG BIS ENDE {month}",
-        "last_day": "LETZTER TAG IM {month} · {hours}",
-        "hours": "NOCH {n} STUNDEN",
-        "hour": "NOCH 1 STUNDE",
-    },
-    "fr": {
-        "days": "PLUS QUE {n} JOURS AVANT LA FIN {of_month}",
-        "day": "PLUS QU'UN JOUR AVANT LA FIN {of_month}",
-        "last_day": "DERNIER JOUR {of_month} · {hours}",
-        "hours": "PLUS QUE {n} HEURES",
-        "hour": "PLUS QU'UNE HEURE",
-    },
-    "es": {
-        "days": "QUEDAN {n} DÍAS PARA QUE TERMINE {month}",
-        "day": "QUEDA 1 DÍA PARA QUE TERMINE {month}",
-        "last_day": "ÚLTIMO DÍA DE {month} · {hours}",
-        "hours": "QUEDAN {n} HORAS",
-        "hour": "QUEDA 1 HORA",
-    },
-}
-
-
-def _french_of(month: str) -> str:
-    # French elides "de" before a vowel: "D'OCTOBRE", "D'AVRIL", "D'AOÛT".
-    return f"D'{month}" if month[:1] in "AEIOU" else f"DE {month}"
-
-
-def days_left_line(now: datetime, tz: ZoneInfo, lang: str = "en") -> str:
-    """Return the widget's capitalised days-left line in the locale's language (else English)."""
-    language = _locale(lang).language
-    if language not in _PHRASES:
-        language, lang = "en", "en"
-    phrases = _PHRASES[language]
-    month = Period.containing(now, tz).month_name(lang).upper()
-    fields = {"month": month, "of_month": _french_of(month)}
+def days_left_messages(now: datetime, tz: ZoneInfo) -> tuple[Message, ...]:
+    """The widget's days-left line, as messages joined by " · " (the view upper-cases it)."""
     left = days_left(now, tz)
-    if left > 1:
-        return phrases["days"].format(n=left, **fields)
-    if left == 1:
-        return phrases["day"].format(**fields)
+    month = Period.containing(now, tz).first_day
+    if left > 0:
+        return (
+            plural_message(
+                "%(num)s day left until the end of %(month)s",
+                "%(num)s days left until the end of %(month)s",
+                left,
+                num=left,
+                month=month,
+            ),
+        )
     hours = hours_left_in_month(now, tz)
-    hours_text = phrases["hour"] if hours == 1 else phrases["hours"].format(n=hours)
-    return phrases["last_day"].format(hours=hours_text, **fields)
+    return (
+        message("Last day of %(month)s", month=month),
+        plural_message("%(num)s hour left", "%(num)s hours left", hours, num=hours),
+    )

@@ -7,11 +7,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypedDict
 from zoneinfo import ZoneInfo
 
-from tracker.domain.money import _locale
 from tracker.domain.periods import days_left
+from tracker.domain.text import Message, Refusal, message, plural_message
 
 THEMES = ("light", "dark", "auto")
 DEFAULT_THEME = "light"
@@ -24,60 +23,16 @@ _ACCENT_RE = re.compile(r"#?([0-9A-Fa-f]{6})")
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-class _Texts(TypedDict):
-    support: str
-    goal_reached: str
-    valuetext: str
-    valuetext_reached: str
-    days: str
-    day: str
-    last_day: str
-
-
-_TEXTS: dict[str, _Texts] = {
-    "en": {
-        "support": "Support us",
-        "goal_reached": "Goal reached",
-        "valuetext": "{raised} of {goal} raised, {left}",
-        "valuetext_reached": "{raised} raised, goal of {goal} reached, {left}",
-        "days": "{n} days left",
-        "day": "1 day left",
-        "last_day": "last day",
-    },
-    "de": {
-        "support": "Jetzt unterstützen",
-        "goal_reached": "Ziel erreicht",
-        "valuetext": "{raised} von {goal} gesammelt, {left}",
-        "valuetext_reached": "{raised} gesammelt, Ziel von {goal} erreicht, {left}",
-        "days": "noch {n} Tage",
-        "day": "noch 1 Tag",
-        "last_day": "letzter Tag",
-    },
-    "fr": {
-        "support": "Nous soutenir",
-        "goal_reached": "Objectif atteint",
-        "valuetext": "{raised} collectés sur {goal}, {left}",
-        "valuetext_reached": "{raised} collectés, objectif de {goal} atteint, {left}",
-        "days": "{n} jours restants",
-        "day": "1 jour restant",
-        "last_day": "dernier jour",
-    },
-    "es": {
-        "support": "Apóyanos",
-        "goal_reached": "Meta alcanzada",
-        "valuetext": "{raised} recaudados de {goal}, {left}",
-        "valuetext_reached": "{raised} recaudados, meta de {goal} alcanzada, {left}",
-        "days": "quedan {n} días",
-        "day": "queda 1 día",
-        "last_day": "último día",
-    },
-}
+class OptionError(Refusal):
+    """A widget option in the query string was refused; the message says why."""
 
 
 def parse_theme(text: str) -> str:
     """Return the theme name, or raise ValueError."""
     if text not in THEMES:
-        raise ValueError(f"theme must be light, dark or auto, not '{text[:40]}'")
+        raise OptionError(
+            message("theme must be light, dark or auto, not '%(given)s'", given=text[:40])
+        )
     return text
 
 
@@ -85,51 +40,77 @@ def parse_accent(text: str) -> str:
     """Return a colour "RRGGBB" (an optional leading # dropped) in lower case, or raise."""
     match = _ACCENT_RE.fullmatch(text)
     if match is None:
-        raise ValueError(f"accent must be six hex digits like {DEFAULT_ACCENT}, not '{text[:40]}'")
+        raise OptionError(
+            message(
+                "accent must be six hex digits like %(example)s, not '%(given)s'",
+                example=DEFAULT_ACCENT,
+                given=text[:40],
+            )
+        )
     return match.group(1).lower()
 
 
-def text_colour_on(accent: str) -> str:
-    """Text colour for the accent: white when it reads well enough, else black (WCAG)."""
+def _luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of "RRGGBB"."""
 
     def channel(hex_pair: str) -> float:
         c = int(hex_pair, 16) / 255
         return c / 12.92 if c <= 0.04045 else math.pow((c + 0.055) / 1.055, 2.4)
 
-    r, g, b = (channel(accent[i : i + 2]) for i in (0, 2, 4))
-    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
-    # Contrast against white is 1.05/(L+0.05), against black (L+0.05)/0.05. White text
-    # whenever it meets WCAG AA (4.5), since it looks better on buttons; else the better one.
-    on_white = 1.05 / (luminance + 0.05)
-    on_black = (luminance + 0.05) / 0.05
-    return "ffffff" if on_white >= 4.5 or on_white >= on_black else "111111"
+    r, g, b = (channel(colour[i : i + 2]) for i in (0, 2, 4))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
-def language(lang: str) -> str:
-    """The language whose widget texts are used for a locale (English when we have none)."""
-    code = _locale(lang).language
-    return code if code in _TEXTS else "en"
+def contrast(first: str, second: str) -> float:
+    """WCAG 2 contrast ratio of two "RRGGBB" colours (1 to 21)."""
+    light, dark = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
 
 
-def texts(lang: str) -> _Texts:
-    """The widget's fixed texts in the locale's language."""
-    return _TEXTS[language(lang)]
+# The button's text: white where it reads well enough (it looks best on a button), else
+# near-black, else black. One of white and black always reaches 4.58:1 on any colour.
+_TEXT_COLOURS = ("ffffff", "111111", "000000")
+MIN_CONTRAST = 4.5  # WCAG AA, normal text
 
 
-def value_text(
-    raised: str, goal: str, goal_reached: bool, now: datetime, tz: ZoneInfo, lang: str
-) -> str:
+def text_colour_on(accent: str) -> str:
+    """The first of white, #111 and black that keeps 4.5:1 on `accent` (WCAG AA)."""
+    for colour in _TEXT_COLOURS:
+        if contrast(colour, accent) >= MIN_CONTRAST:
+            return colour
+    return max(_TEXT_COLOURS, key=lambda colour: contrast(colour, accent))
+
+
+def value_text(raised: str, goal: str, goal_reached: bool, now: datetime, tz: ZoneInfo) -> Message:
     """What a screen reader says for the bar: "2,180 $ of 5,000 $ raised, 6 days left"."""
-    words = texts(lang)
-    left_days = days_left(now, tz)
-    if left_days > 1:
-        left = words["days"].format(n=left_days)
-    elif left_days == 1:
-        left = words["day"]
-    else:
-        left = words["last_day"]
-    pattern = words["valuetext_reached"] if goal_reached else words["valuetext"]
-    return pattern.format(raised=raised, goal=goal, left=left)
+    left = days_left(now, tz)
+    if goal_reached:
+        if left == 0:
+            return message(
+                "%(raised)s raised, goal of %(goal)s reached, last day", raised=raised, goal=goal
+            )
+        return plural_message(
+            "%(raised)s raised, goal of %(goal)s reached, %(num)s day left",
+            "%(raised)s raised, goal of %(goal)s reached, %(num)s days left",
+            left,
+            raised=raised,
+            goal=goal,
+            num=left,
+        )
+    if left == 0:
+        return message("%(raised)s of %(goal)s raised, last day", raised=raised, goal=goal)
+    return plural_message(
+        "%(raised)s of %(goal)s raised, %(num)s day left",
+        "%(raised)s of %(goal)s raised, %(num)s days left",
+        left,
+        raised=raised,
+        goal=goal,
+        num=left,
+    )
+
+
+BUTTON = message("Support us")
+GOAL_REACHED = message("Goal reached")
 
 
 @dataclass(frozen=True)

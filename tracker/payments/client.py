@@ -42,6 +42,11 @@ def live_mode() -> bool:
     return key_is_live(current_app.config.get("STRIPE_SECRET_KEY"))
 
 
+def configured() -> bool:
+    """True when a Stripe secret key is set, so Checkout can be started."""
+    return bool(current_app.config.get("STRIPE_SECRET_KEY"))
+
+
 def client() -> stripe.StripeClient:
     """A Stripe client for the configured key and API base (a stand-in, in tests)."""
     api_key = current_app.config.get("STRIPE_SECRET_KEY")

@@ -12,6 +12,7 @@ refunds) or coming in (webhook payloads, API lists), goes through `to_stripe` or
 from __future__ import annotations
 
 from tracker.domain import money
+from tracker.domain.text import message
 
 ZERO_DECIMAL = frozenset(
     {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA"}
@@ -81,13 +82,17 @@ def to_stripe(minor: int, currency: str) -> int:
     cannot carry it (MGA, which ISO gives 2 digits and Stripe none, in whole ariary only)."""
     shift = _shift(currency)
     if shift is None:
-        raise money.CurrencyError(f"unknown currency '{currency[:10]}'")
+        raise money.CurrencyError(message("unknown currency '%(code)s'", code=currency[:10]))
     if shift >= 0:
         return minor * _ten_to(shift)
     factor = _ten_to(-shift)
     if minor % factor:
         raise money.AmountError(
-            f"{currency.upper()} amounts must be whole {money.format_major(factor, currency)}"
+            message(
+                "%(code)s amounts must be whole %(unit)s",
+                code=currency.upper(),
+                unit=money.Amount(factor, currency),
+            )
         )
     return minor // factor
 
@@ -106,7 +111,13 @@ def from_stripe(amount: int, currency: str) -> int:
         return amount * _ten_to(-shift)
     factor = _ten_to(shift)
     if amount % factor:
-        raise money.AmountError(f"{currency.upper()} amount {amount} is not a whole unit")
+        raise money.AmountError(
+            message(
+                "%(code)s amount %(amount)s is not a whole unit",
+                code=currency.upper(),
+                amount=str(amount),
+            )
+        )
     return amount // factor
 
 
@@ -115,12 +126,14 @@ def check_amount(minor: int, currency: str) -> None:
     code = currency.upper()
     minimum = MINIMUM_MAJOR.get(code)
     if minimum is not None and minor < money.parse_amount(minimum, code):
-        shown = money.format_money(money.parse_amount(minimum, code), code)
-        raise money.AmountError(f"the smallest donation is {shown}")
+        smallest = money.Amount(money.parse_amount(minimum, code), code)
+        raise money.AmountError(message("the smallest donation is %(amount)s", amount=smallest))
     stripe_amount = to_stripe(minor, code)
     if code in THREE_DECIMAL and stripe_amount % 10:
-        raise money.AmountError(f"{code} amounts must end in 0 (like 12.340)")
+        raise money.AmountError(message("%(code)s amounts must end in 0 (like 12.340)", code=code))
     if stripe_amount > MAX_STRIPE_AMOUNT:
         whole = _ten_to(max(0, _shift(code) or 0))  # ISK: Stripe's last two digits are 00
         largest = from_stripe(MAX_STRIPE_AMOUNT - MAX_STRIPE_AMOUNT % whole, code)
-        raise money.AmountError(f"the largest donation is {money.format_money(largest, code)}")
+        raise money.AmountError(
+            message("the largest donation is %(amount)s", amount=money.Amount(largest, code))
+        )

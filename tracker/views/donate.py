@@ -1,4 +1,8 @@
-"""The donate page: choose an amount, once or monthly, then on to Stripe Checkout."""
+"""The donate page: choose an amount, once or monthly, then on to Stripe Checkout.
+
+Every page here is in the campaign's locale, or the one `lang=` names (the widget passes
+its own on), with the month's bar at the top so a donor sees what they join.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from tracker import headers, payments, services
+from tracker import embeds, headers, i18n, payments, services
 from tracker.domain import money
+from tracker.domain.text import Message, Refusal, message, plural_message
 from tracker.errors import error_response
 from tracker.models import Campaign
 from tracker.throttle import CHECKOUTS, throttle
@@ -34,7 +39,7 @@ class Choice:
     frequency: str
 
 
-class FormError(ValueError):
+class FormError(Refusal):
     """The donate form was filled in wrongly; the message says how."""
 
 
@@ -42,16 +47,16 @@ def parse_form(form: Any, campaign: Campaign) -> Choice:
     """Validate `amount` (major units) and `frequency` like the CLI does."""
     frequency = (form.get("frequency") or "once").strip()
     if frequency not in FREQUENCIES:
-        raise FormError("frequency must be 'once' or 'monthly'")
+        raise FormError(message("frequency must be 'once' or 'monthly'"))
     # Preset radios and the custom field share the name `amount`; a typed amount wins.
     typed = [value.strip() for value in form.getlist("amount") if value.strip()]
     if not typed:
-        raise FormError("choose an amount or type one")
+        raise FormError(message("choose an amount or type one"))
     try:
         minor = money.parse_amount(typed[-1], campaign.currency)
         payments.check_amount(minor, campaign.currency)
     except money.AmountError as exc:
-        raise FormError(str(exc)) from exc
+        raise FormError(exc.message) from exc
     return Choice(minor, frequency)
 
 
@@ -69,43 +74,72 @@ def _attempt(form: Any) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
-def _page(campaign: Campaign, status: int = 200, error: str | None = None, **form: Any) -> Response:
+def _campaign(slug: str) -> tuple[Campaign, str]:
+    """The campaign, and the locale its pages are read in (it is also set for Flask-Babel)."""
+    campaign = services.require_campaign(slug)
+    asked = request.args.get("lang", "")
+    try:
+        locale = money.parse_locale(asked) if asked else campaign.locale
+    except money.LocaleError:
+        locale = campaign.locale
+    i18n.use_locale(locale)
+    return campaign, locale
+
+
+def _page(
+    campaign: Campaign,
+    locale: str,
+    status: int = 200,
+    error: Message | None = None,
+    **form: Any,
+) -> Response:
     presets = [
         {
             "value": money.format_major(minor, campaign.currency),
-            "label": money.format_money(minor, campaign.currency, campaign.locale),
+            "label": money.format_money(minor, campaign.currency, locale),
         }
         for minor in campaign.preset_amounts
     ]
     body = render_template(
         "donate/page.html",
         campaign=campaign,
+        bar=embeds.widget_model(campaign, services.now(), embeds.WidgetOptions(lang=locale)),
         presets=presets,
         error=error,
         attempt=uuid.uuid4().hex,
         amount=form.get("amount", ""),
         frequency=form.get("frequency", "once"),
-        symbol=money.format_money(0, campaign.currency, campaign.locale).replace("0", "").strip(),
+        symbol=money.format_money(0, campaign.currency, locale).replace("0", "").strip(),
         example=money.format_major(10 ** money.exponent(campaign.currency) * 10, campaign.currency),
+        lang=request.args.get("lang") and locale,
+        stripe_ready=payments.configured(),
     )
     return _html(body, status)
 
 
 @donate.get("/donate/<slug>")
 def page(slug: str) -> Response:
-    return _page(services.require_campaign(slug))
+    campaign, locale = _campaign(slug)
+    return _page(campaign, locale)
 
 
 @donate.post("/donate/<slug>")
 def checkout(slug: str) -> BaseResponse:
-    campaign = services.require_campaign(slug)
+    campaign, locale = _campaign(slug)
     address = request.remote_addr or "-"
     wait_s = _checkout_wait_s(address)
     if wait_s is not None:
+        minutes = (wait_s + 59) // 60
         response = error_response(
             429,
-            "Too many payment attempts from your address. "
-            f"Please try again in {(wait_s + 59) // 60} minutes.",
+            plural_message(
+                "Too many payment attempts from your address. "
+                "Please try again in %(num)s minute.",
+                "Too many payment attempts from your address. "
+                "Please try again in %(num)s minutes.",
+                minutes,
+                num=minutes,
+            ),
         )
         response.headers["Retry-After"] = str(wait_s)
         return response
@@ -115,21 +149,25 @@ def checkout(slug: str) -> BaseResponse:
         typed = [v.strip() for v in request.form.getlist("amount") if v.strip()]
         return _page(
             campaign,
+            locale,
             400,
-            str(exc),
+            exc.message,
             amount=(typed[-1] if typed else "")[:40],
             frequency=request.form.get("frequency", "once")
             if request.form.get("frequency") in FREQUENCIES
             else "once",
         )
+    if not payments.configured():
+        return _stripe_missing(campaign)
+    back = {"lang": locale} if request.args.get("lang") else {}
     req = payments.CheckoutRequest(
         campaign_slug=campaign.slug,
         campaign_name=campaign.name,
         currency=campaign.currency,
         amount_minor=choice.amount_minor,
         frequency=choice.frequency,
-        success_url=url_for("donate.thanks", slug=campaign.slug, _external=True),
-        cancel_url=url_for("donate.page", slug=campaign.slug, _external=True),
+        success_url=url_for("donate.thanks", slug=campaign.slug, _external=True, **back),
+        cancel_url=url_for("donate.page", slug=campaign.slug, _external=True, **back),
         idempotency_key=idempotency_key(campaign, _attempt(request.form), choice),
     )
     try:
@@ -138,11 +176,28 @@ def checkout(slug: str) -> BaseResponse:
         log.warning("checkout not started campaign_id=%s", campaign.id)
         return error_response(
             502,
-            "We could not reach our payment provider. Nothing was charged; "
-            "please try again in a few minutes.",
+            message(
+                "We could not reach our payment provider. Nothing was charged; "
+                "please try again in a few minutes."
+            ),
         )
     _count_checkout(address)  # only a session made counts against the address
     return redirect(url, code=303)
+
+
+def _stripe_missing(campaign: Campaign) -> Response:
+    """No Stripe key: say what to set (in full while developing), and log it."""
+    log.error(
+        "checkout refused campaign_id=%s: STRIPE_SECRET_KEY is not set (see README, Stripe)",
+        campaign.id,
+    )
+    if current_app.config.get("TRACKER_ENV") == "development" or current_app.debug:
+        body = render_template("donate/setup.html", campaign=campaign)
+        return _html(body, 503)
+    return error_response(
+        503,
+        message("Online donations are not set up on this site yet. Nothing was charged."),
+    )
 
 
 def _checkout_wait_s(address: str) -> int | None:
@@ -162,8 +217,9 @@ def _count_checkout(address: str) -> None:
 
 @donate.get("/donate/<slug>/thanks")
 def thanks(slug: str) -> Response:
-    campaign = services.require_campaign(slug)
-    return _html(render_template("donate/thanks.html", campaign=campaign))
+    campaign, locale = _campaign(slug)
+    bar = embeds.widget_model(campaign, services.now(), embeds.WidgetOptions(lang=locale))
+    return _html(render_template("donate/thanks.html", campaign=campaign, bar=bar))
 
 
 def _html(body: str, status: int = 200) -> Response:

@@ -7,8 +7,9 @@ from typing import cast
 
 from flask import Blueprint, Response, current_app, request
 
-from tracker import embeds, errors, headers, hotcache, services
+from tracker import embeds, errors, headers, hotcache, i18n, services
 from tracker.domain import widget
+from tracker.domain.text import Message
 from tracker.models import Campaign
 from tracker.read_routes import READS
 from tracker.views.reads import cached_read
@@ -21,7 +22,7 @@ def _serve(slug: str, endpoint: str) -> Response:
     try:
         variant = READS[endpoint].variant_of(request.query_string.decode("latin-1"))
     except embeds.OptionError as err:
-        return embed_error(400, str(err))
+        return embed_error(400, err.message)
     kind, options = cast(tuple[str, embeds.WidgetOptions], variant)
     build = embeds.BUILDERS[kind]
 
@@ -52,8 +53,9 @@ def demo(slug: str) -> Response:
     try:
         options = embeds.parse_widget_options(request.args)
     except embeds.OptionError as err:
-        return embed_error(400, str(err))
+        return embed_error(400, err.message)
     campaign = services.require_campaign(slug)
+    i18n.use_locale(options.lang or campaign.locale)
     # Straight from the Jinja environment: the demo needs no login context processors.
     body = current_app.jinja_env.get_template("embed/demo.html").render(
         campaign=campaign,
@@ -72,17 +74,18 @@ def demo(slug: str) -> Response:
     )
 
 
-def embed_error(status: int, message: str) -> Response:
+def embed_error(status: int, text: Message | str) -> Response:
     """An error for an embed read: a small HTML page, or plain text for the .js and .svg."""
-    title = errors.TITLES.get(status, "Error")
+    title = errors.title(status)
     if request.path.endswith((".js", ".svg")):
-        body = f"{status} {title}: {message}\n"
+        body = f"{status} {i18n.text(title)}: {i18n.text(text)}\n"
         content_type = "text/plain; charset=utf-8"
     else:
         # Straight from the Jinja environment (as errors.error_response renders it, minus
-        # the context processors, which would open the session on a public read).
+        # the context processors, which would open the session on a public read). No link
+        # back: this page stands inside another site's frame.
         template = current_app.jinja_env.get_template("error.html")
-        body = template.render(status=status, title=title, message=message)
+        body = template.render(status=status, title=title, message=text, back=None)
         content_type = "text/html; charset=utf-8"
     return Response(
         body,
@@ -94,4 +97,4 @@ def embed_error(status: int, message: str) -> Response:
 
 @embed.errorhandler(services.NotFound)
 def not_found(exc: services.NotFound) -> Response:
-    return embed_error(404, str(exc))
+    return embed_error(404, exc.message)

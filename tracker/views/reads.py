@@ -33,7 +33,7 @@ def cached_read(slug: str, variant: Hashable, build: Builder, *, cors: bool = Fa
     at = services.now()
     found = cache.lookup(slug, variant, at)
     if found is None:
-        raise services.NotFound(f"no campaign {slug[:80]!r}")
+        raise services.NotFound(services.no_campaign(slug))
     entry = cache.get(found.key)
     if entry is None:
         campaign = services.require_campaign(slug)

@@ -7,10 +7,13 @@ campaign_pages, donation_pages and review_pages, imported at the end to register
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from babel import Locale
+from babel.dates import format_datetime
+from babel.numbers import format_decimal, format_percent
 from flask import (
     Blueprint,
     redirect,
@@ -19,13 +22,16 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale, lazy_gettext
 from flask_login import current_user, login_user, logout_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from tracker import accounts, errors, services
+from tracker import accounts, embeds, errors, i18n, services
 from tracker import admin_services as ops
 from tracker.domain import money
+from tracker.domain.periods import Period as Month
+from tracker.domain.text import Message, message, plural_message
 from tracker.errors import error_response
 from tracker.extensions import db
 from tracker.extensions import login as login_manager
@@ -36,11 +42,11 @@ log = logging.getLogger(__name__)
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 
-PUBLIC_ENDPOINTS = {"admin.login"}
+PUBLIC_ENDPOINTS = {"admin.login", "admin.language"}
 
 
 login_manager.login_view = "admin.login"
-login_manager.login_message = "Please log in to see the dashboard."
+login_manager.login_message = lazy_gettext("Please log in to see the dashboard.")
 
 
 def load_admin(user_id: str) -> Admin | None:
@@ -89,17 +95,30 @@ def admin_error(exc: Exception) -> Any:
     status = (exc.code or 500) if isinstance(exc, HTTPException) else 404
     if status >= 500:
         return errors.handle(exc)
-    message = exc.description if isinstance(exc, HTTPException) else str(exc)
     db.session.rollback()
-    title = errors.TITLES.get(status, "Error")
-    page = render_template("admin/refused.html", title=title, message=message)
+    page = render_template(
+        "admin/refused.html",
+        title=errors.title(status),
+        message=errors.explanation(exc),
+        back=back_url(),
+    )
     return page, status
 
 
-def refused(message: str, status: int = 422) -> tuple[str, int]:
+def refused(message: Message | str, status: int = 422) -> tuple[str, int]:
     """An action that was refused: the reason inside the dashboard's layout."""
     db.session.rollback()
-    return render_template("admin/refused.html", message=message), status
+    return render_template("admin/refused.html", message=message, back=back_url()), status
+
+
+def back_url() -> str:
+    """Where "Go back" leads: the page the admin came from, if it is ours; else the overview."""
+    came_from = request.referrer or ""
+    if came_from.startswith(request.host_url):
+        path = safe_next("/" + came_from[len(request.host_url) :])
+        if path:
+            return path
+    return url_for("admin.overview")
 
 
 def selected_campaign(slug: str | None = None) -> Campaign | None:
@@ -120,21 +139,71 @@ def page_arg() -> int:
 
 @admin.context_processor
 def formatting() -> dict[str, Any]:
-    """Formatting helpers for admin templates (templates only format)."""
+    """Formatting helpers for admin templates, in the admin's locale (templates only format)."""
+    locale = str(get_locale() or i18n.DEFAULT)
 
     def money_text(minor: int, campaign: Campaign, currency: str | None = None) -> str:
-        return money.format_money(minor, currency or campaign.currency, campaign.locale)
+        return money.format_money(minor, currency or campaign.currency, locale)
 
     def major(minor: int, currency: str) -> str:
         try:
             return money.format_major(minor, currency)
-        except ValueError:  # a code Babel does not know: show what Stripe sent
-            return f"{minor} (minor units)"
+        except ValueError:  # a code ISO 4217 does not list: show what Stripe sent
+            return f"{minor}"
 
-    def local(at: datetime, campaign: Campaign) -> str:
-        return at.astimezone(services.campaign_zone(campaign)).strftime("%Y-%m-%d %H:%M")
+    def local(at: datetime, campaign: Campaign | None = None) -> str:
+        zone = services.campaign_zone(campaign) if campaign else UTC
+        return str(format_datetime(at.astimezone(zone), "short", locale=locale))
 
-    return {"money": money_text, "major": major, "local": local, "net": services.net}
+    def month_label(month: Month) -> str:
+        return month.label(locale)
+
+    def number(value: int) -> str:
+        return str(format_decimal(value, locale=locale))
+
+    def percent(value: float) -> str:
+        return str(format_percent(value / 100, "#,##0.#%", locale=locale))
+
+    def action_label(action: str) -> str:
+        found = AUDIT_ACTIONS.get(action)
+        return i18n.text(found) if found else action
+
+    return {
+        "money": money_text,
+        "major": major,
+        "local": local,
+        "month_label": month_label,
+        "number": number,
+        "percent": percent,
+        "action_label": action_label,
+        "frame_height": embeds.SNIPPET_FRAME_HEIGHT_PX,  # previews never clip the button
+        "net": services.net,
+        "languages": LANGUAGES,
+        "current_language": i18n.language(locale),
+    }
+
+
+# What the audit log's actions read as.
+AUDIT_ACTIONS = {
+    "login": message("logged in"),
+    "logout": message("logged out"),
+    "admin_created": message("admin created"),
+    "admin_password_reset": message("password reset"),
+    "campaign_created": message("campaign created"),
+    "campaign_edited": message("campaign changed"),
+    "csv_exported": message("CSV exported"),
+    "donation_added": message("manual donation added"),
+    "donation_voided": message("manual donation voided"),
+    "donation_refunded": message("manual donation refunded"),
+    "stripe_refund_started": message("Stripe refund started"),
+    "review_assigned": message("payment assigned from review"),
+    "rejected_event_seen": message("rejected event marked seen"),
+}
+
+# The languages an admin may pick, each named in itself.
+LANGUAGES = tuple(
+    (code, Locale.parse(code).get_display_name(code) or code) for code in i18n.SHIPPED
+)
 
 
 # --- login ---------------------------------------------------------------------
@@ -154,12 +223,19 @@ def login() -> Any:
         wait_s = accounts.login_wait_s(email, address)
     except Exception:  # the counter's storage (Redis) is down: refuse rather than not count
         log.exception("admin login: rate limit storage unreachable")
-        return error_response(503, "Logging in is unavailable for a moment. Try again soon.")
+        return error_response(
+            503, message("Logging in is unavailable for a moment. Try again soon.")
+        )
     if wait_s is not None:
         log.warning("admin login throttled")
+        minutes = (wait_s + 59) // 60
         form.form_errors.append(
-            "Too many failed logins for this email or address. "
-            f"Try again in {(wait_s + 59) // 60} minutes."
+            plural_message(
+                "Too many failed logins for this email or address. Try again in %(num)s minute.",
+                "Too many failed logins for this email or address. Try again in %(num)s minutes.",
+                minutes,
+                num=minutes,
+            )
         )
         page = render_template("admin/login.html", form=form)
         return page, 429, {"Retry-After": str(wait_s)}
@@ -171,14 +247,27 @@ def login() -> Any:
             log.exception("admin login: rate limit storage unreachable")
         db.session.rollback()
         log.info("admin login failed")
-        form.form_errors.append("Wrong email or password.")
+        form.form_errors.append(message("Wrong email or password."))
         return render_template("admin/login.html", form=form), 401
+    language = session.get(i18n.ADMIN_LANGUAGE_KEY)
     session.clear()  # a fresh session (and CSRF token) for the logged-in admin
+    if language:
+        session[i18n.ADMIN_LANGUAGE_KEY] = language
     session["admin_key"] = accounts.session_key(account)
     login_user(account)
     ops.audit(account.email, "login")
     db.session.commit()
     return redirect(target or url_for("admin.overview"))
+
+
+@admin.post("/language")
+def language() -> Any:
+    """Remember the language an admin picked, for this session."""
+    picked = request.form.get("lang", "")
+    if picked not in i18n.SHIPPED:
+        return refused(message("unknown language '%(lang)s'", lang=picked[:20]), 400)
+    session[i18n.ADMIN_LANGUAGE_KEY] = picked
+    return redirect(safe_next(request.args.get("next")) or url_for("admin.overview"), code=303)
 
 
 @admin.post("/logout")

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 
 from tracker import admin_services as ops
-from tracker import embeds, reports, services, snapshots
+from tracker import embeds, i18n, reports, services, snapshots
+from tracker.domain.text import message
 from tracker.extensions import db
 from tracker.forms import CampaignForm
 from tracker.models import Campaign
@@ -54,7 +56,7 @@ def campaigns() -> Any:
         services.period_for(campaign, services.now())
         ops.audit(actor(), "campaign_created", campaign=campaign.slug, settings=_settings(campaign))
         db.session.commit()
-        flash(f"Created campaign {campaign.slug}.")
+        flash(i18n.text(message("Created campaign %(slug)s.", slug=campaign.slug)))
         return redirect(url_for("admin.edit_campaign", slug=campaign.slug), code=303)
     return render_template("admin/campaigns.html", form=form, campaigns=ops.campaigns())
 
@@ -85,7 +87,7 @@ def edit_campaign(slug: str) -> Any:
         changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
         ops.audit(actor(), "campaign_edited", campaign=campaign.slug, changed=changed)
         db.session.commit()
-        flash(f"Saved campaign {campaign.slug}.")
+        flash(i18n.text(message("Saved campaign %(slug)s.", slug=campaign.slug)))
         return redirect(url_for("admin.edit_campaign", slug=campaign.slug), code=303)
     form.fill(campaign)
     return render_template("admin/campaign.html", form=form, campaign=campaign)
@@ -107,7 +109,7 @@ def months() -> Any:
     if campaign is None:
         return render_template("admin/months.html", campaign=None)
     rows = ops.months(campaign)
-    chart = reports.chart(campaign, services.now())
+    chart = reports.chart(campaign, services.now(), str(get_locale() or i18n.DEFAULT))
     db.session.commit()
     return render_template(
         "admin/months.html",

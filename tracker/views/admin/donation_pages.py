@@ -8,8 +8,9 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from tracker import admin_services as ops
-from tracker import reports, services
+from tracker import i18n, reports, services
 from tracker.domain import money
+from tracker.domain.text import Refusal, message
 from tracker.extensions import db
 from tracker.forms import DonationForm, RefundForm
 from tracker.views.admin import actor, admin, page_arg, refused, selected_campaign
@@ -26,7 +27,7 @@ def _donations_page(form: DonationForm | None = None, status: int = 200) -> Any:
     try:
         month = ops.parse_month(request.args.get("month"), campaign)
     except ops.AdminError as err:
-        return refused(str(err), 400)
+        return refused(err.message, 400)
     search = request.args.get("q", "")
     listing = ops.donations_page(campaign, month, search, page_arg())
     if not form.campaign.data:
@@ -62,8 +63,17 @@ def donations() -> Any:
         actor(),
     )
     db.session.commit()
-    amount = money.format_money(donation.amount_minor, campaign.currency, campaign.locale)
-    flash(f"Recorded {amount} for {campaign.slug} (donation {donation.id}).")
+    amount = money.Amount(donation.amount_minor, campaign.currency)
+    flash(
+        i18n.text(
+            message(
+                "Recorded %(amount)s for %(slug)s (donation %(id)s).",
+                amount=amount,
+                slug=campaign.slug,
+                id=str(donation.id),
+            )
+        )
+    )
     month = services.month_of(donation.period).key
     return redirect(url_for("admin.donations", campaign=campaign.slug, month=month), code=303)
 
@@ -82,9 +92,9 @@ def void_donation(donation_id: int) -> Any:
     try:
         ops.void_manual_donation(donation, actor())
     except ops.AdminError as err:
-        return refused(str(err))
+        return refused(err.message)
     db.session.commit()
-    flash(f"Voided donation {donation_id}.")
+    flash(i18n.text(message("Voided donation %(id)s.", id=str(donation_id))))
     return redirect(url_for("admin.donations", campaign=slug, month=month), code=303)
 
 
@@ -96,17 +106,19 @@ def refund_donation(donation_id: int) -> Any:
         amount_minor = ops.refund_amount(donation, form.amount.data or "")
         if donation.source == "manual":
             ops.refund_manual_donation(donation, amount_minor, actor())
-            message = f"Recorded a refund on donation {donation.id}."
+            done = message("Recorded a refund on donation %(id)s.", id=str(donation.id))
         else:
             refund_id = ops.start_stripe_refund(donation, amount_minor, actor())
-            message = (
-                f"Stripe accepted refund {refund_id} for donation {donation.id}; "
-                "it counts once Stripe confirms it."
+            done = message(
+                "Stripe accepted refund %(refund)s for donation %(id)s; "
+                "it counts once Stripe confirms it.",
+                refund=refund_id,
+                id=str(donation.id),
             )
-    except ValueError as err:
-        return refused(str(err.args[0] if err.args else err))
+    except Refusal as err:
+        return refused(err.message)
     db.session.commit()
-    flash(message)
+    flash(i18n.text(done))
     return _back_to(donation)
 
 
@@ -116,7 +128,7 @@ def export_csv(slug: str) -> Any:
     try:
         month = ops.parse_month(request.args.get("month"), campaign)
     except ops.AdminError as err:
-        return refused(str(err), 400)
+        return refused(err.message, 400)
     ops.audit(actor(), "csv_exported", campaign=campaign.slug, month=month.key)
     db.session.commit()
     filename = f"{campaign.slug}-{month.key}.csv"

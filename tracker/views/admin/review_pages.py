@@ -7,7 +7,8 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 
 from tracker import admin_services as ops
-from tracker import inbox, services
+from tracker import i18n, inbox, services
+from tracker.domain.text import Refusal, message
 from tracker.extensions import db
 from tracker.forms import AssignForm
 from tracker.views.admin import actor, admin, page_arg, refused
@@ -34,7 +35,7 @@ def event_seen(event_id: str) -> Any:
     stored = inbox.mark_seen(event_id)
     ops.audit(actor(), "rejected_event_seen", event_id=stored.id)
     db.session.commit()
-    flash(f"Marked event {stored.id} as seen.")
+    flash(i18n.text(message("Marked event %(id)s as seen.", id=stored.id)))
     return redirect(url_for("admin.review") + "#rejected", code=303)
 
 
@@ -42,15 +43,24 @@ def event_seen(event_id: str) -> Any:
 def assign(review_id: int) -> Any:
     form = AssignForm(campaigns=ops.campaigns())
     if not form.validate():
-        return refused("choose a campaign to assign the payment to")
+        return refused(message("choose a campaign to assign the payment to"))
     payment = ops.require_review(review_id)
     campaign = services.require_campaign(form.campaign.data)
     try:
         donation = ops.assign_review(payment, campaign, actor())
-    except ValueError as err:
-        return refused(str(err.args[0] if err.args else err))
+    except Refusal as err:
+        return refused(err.message)
     db.session.commit()
-    flash(f"Assigned payment {donation.external_key} to {campaign.slug} (donation {donation.id}).")
+    flash(
+        i18n.text(
+            message(
+                "Assigned payment %(key)s to %(slug)s (donation %(id)s).",
+                key=donation.external_key,
+                slug=campaign.slug,
+                id=str(donation.id),
+            )
+        )
+    )
     return redirect(url_for("admin.review"), code=303)
 
 
