@@ -19,6 +19,7 @@ SETTINGS = (
     "TRACKER_ENV",
     "TRACKER_PROXY_HOPS",
     "TRACKER_METRICS_TOKEN",
+    "TRACKER_INSTANCE_PATH",
 )
 
 
@@ -58,6 +59,9 @@ def from_environment() -> dict[str, Any]:
         "TRACKER_PROXY_HOPS": _int("TRACKER_PROXY_HOPS", 0),
         "TRACKER_METRICS_TOKEN": os.environ.get("TRACKER_METRICS_TOKEN") or None,
     }
+    instance = os.environ.get("TRACKER_INSTANCE_PATH")
+    if instance:
+        settings["TRACKER_INSTANCE_PATH"] = instance
     database_url = os.environ.get("DATABASE_URL")
     if database_url:
         settings["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(database_url)

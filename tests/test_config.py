@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+from pathlib import Path
+
 import pytest
 
 import config
@@ -10,8 +15,6 @@ from tracker.app import create_app
 
 @pytest.fixture()
 def production_env(monkeypatch):
-    import os
-
     for key in list(os.environ):
         if key in config.SETTINGS or key.startswith("TRACKER_"):
             monkeypatch.delenv(key, raising=False)
@@ -65,8 +68,41 @@ def test_hsts_only_over_https_and_behind_trusted_proxy(database_url) -> None:
 
 
 def test_env_example_lists_every_setting() -> None:
-    from pathlib import Path
-
     example = (Path(__file__).resolve().parent.parent / ".env.example").read_text()
     listed = {line.split("=", 1)[0] for line in example.splitlines() if "=" in line}
     assert set(config.SETTINGS) <= listed
+
+
+def _read_by_config_py() -> set[str]:
+    """Every variable name config.py reads from the environment, found in its source."""
+    source = Path(config.__file__).read_text()
+    return set(re.findall(r'(?:os\.environ\.get|_flag|_int)\(\s*"([A-Z0-9_]+)"', source))
+
+
+def _documented(table_heading: str) -> set[str]:
+    readme = Path(config.__file__).with_name("README.md").read_text()
+    section = readme.split(table_heading, 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `([A-Z0-9_]+)` \|", section, flags=re.MULTILINE))
+
+
+def test_every_variable_read_is_listed_documented_and_in_the_example() -> None:
+    read = _read_by_config_py()
+    example = {
+        line.split("=", 1)[0]
+        for line in Path(config.__file__).with_name(".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert read == set(config.SETTINGS)
+    assert _documented("## Configuration") == read
+    assert example == read
+
+
+def test_nothing_but_config_py_reads_the_environment() -> None:
+    root = Path(config.__file__).parent
+    found = subprocess.run(
+        ["git", "grep", "-n", "-E", r"os\.environ|getenv\(", "--", "tracker", "wsgi.py"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert found == ""
