@@ -91,7 +91,7 @@ STEPS = [
         "_resolve_review",
     ),
     ("        inbox._mark (UPDATE stripe_events)", "tracker/inbox.py", "_mark"),
-    ("      session commit", "sqlalchemy/orm/session.py", "commit"),
+    ("      db.session.commit (flush, COMMIT)", "sqlalchemy/orm/scoping.py", "commit"),
     ("    flask.jsonify", "flask/json/__init__.py", "jsonify"),
     ("  request hooks: observability._start", "tracker/observability.py", "_start"),
     ("  request hooks: observability._finish", "tracker/observability.py", "_finish"),
