@@ -1,6 +1,6 @@
 """Widget read benchmarks: tracker against baselines, measured in the same run.
 
-    make bench                 # everything (about 10 minutes on 2 cores)
+    make bench                 # everything (about 20 minutes on 2 cores with --pg-url)
     .venv/bin/python bench/run.py --rounds 3 --seconds 4 --only reads
 
 Each comparison alternates A and B (A B, B A, A B ...) for --rounds rounds and
@@ -356,6 +356,7 @@ def scripts(args: argparse.Namespace, work: Path, results: list[str]) -> None:
         runs.insert(2, ["webhooks.py", "--database-url", args.pg_url])
         gunicorn = ["--server", "gunicorn", "--workers", "4"]
         runs.insert(3, ["webhooks.py", "--database-url", args.pg_url, *gunicorn])
+        runs.append(["admin.py", "--database-url", args.pg_url])
     for run in runs:
         script = ROOT / "bench" / run[0]
         if not script.exists():
@@ -379,7 +380,7 @@ def main() -> None:
     parser.add_argument(
         "--pg-url",
         default=os.environ.get("BENCH_PG_URL"),
-        help="a scratch PostgreSQL database for the webhook bench (it is wiped)",
+        help="a scratch PostgreSQL database for the webhook and admin benches (it is wiped)",
     )
     args = parser.parse_args()
     if not shutil.which("wrk"):

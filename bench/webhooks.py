@@ -5,11 +5,17 @@
 
 The PostgreSQL database is wiped (schema public dropped) first: give a scratch one.
 The app runs under the recommended server (granian; --server gunicorn for gunicorn's sync
-workers) on 127.0.0.1. wrk posts events signed beforehand (bench/webhooks.lua), each one
-once, so the client costs little of the 2 cores. Each round posts fresh events for
---seconds, then the same events again (repeats), and checks the database after: every
-answered event counted exactly once, each period's total equal to its donations. Rounds
-alternate new and repeated deliveries; figures are medians. Never run by `make test`.
+workers) on 127.0.0.1, beside a baseline under the same server with the same settings:
+bench/bare_webhook.py, a bare Flask app that verifies the signature with the stripe
+library and inserts the raw event with INSERT ... ON CONFLICT DO NOTHING, nothing more.
+wrk posts events signed beforehand (bench/webhooks.lua), each one once, so the client
+costs little of the 2 cores; both sides get the very same bodies. Each round posts fresh
+events for --seconds, then the same events again (repeats), then fresh ones over one
+connection, to tracker and to the baseline, in alternating order (tracker first in even
+rounds, the baseline first in odd ones), and checks the database after each: every
+answered event counted exactly once by tracker (each period's total equal to its
+donations) and stored exactly once by the baseline. Figures are medians, and their
+ratios tracker/baseline. Never run by `make test`.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bare_webhook import SCHEMA as BARE_SCHEMA  # noqa: E402
 from config import normalize_database_url  # noqa: E402
 from tests import stripe_events as se  # noqa: E402
 
@@ -64,6 +73,10 @@ def prepare(url: str, env: dict[str, str]) -> None:
         check=True,
         capture_output=True,
     )
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(BARE_SCHEMA))
+    engine.dispose()
 
 
 def write_events(path: Path, prefix: str, count: int) -> None:
@@ -140,19 +153,73 @@ def check(url: str, prefix: str, answered: int, sent: int) -> int:
     return int(counted)
 
 
-def start(args: argparse.Namespace, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+def check_bare(url: str, prefix: str, answered: int, sent: int) -> int:
+    """Every event the baseline answered is stored, once (the primary key sees to once)."""
+    engine = create_engine(url)
+    time.sleep(1)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT count(*) FROM bare_stripe_events WHERE id LIKE :p"),
+            {"p": f"evt_{prefix}%"},
+        ).scalar_one()
+    engine.dispose()
+    if not answered <= stored <= sent:
+        raise RuntimeError(
+            f"baseline round {prefix}: answered {answered}, sent {sent}, stored {stored}"
+        )
+    return int(stored)
+
+
+def start(
+    args: argparse.Namespace, env: dict[str, str], port: int, target: str
+) -> subprocess.Popen[bytes]:
     if args.server == "granian":
         cmd = [str(BIN / "granian"), "--interface", "wsgi", "--workers", str(args.workers)]
         cmd += ["--blocking-threads", str(args.worker_threads), "--no-access-log"]
-        cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "wsgi:app"]
+        cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", target]
     else:
         cmd = [str(BIN / "gunicorn"), "-w", str(args.workers), "-k", args.worker_class]
         if args.worker_class == "gthread":
             cmd += ["--threads", str(args.worker_threads)]
-        cmd += ["-b", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"]
+        cmd += ["-b", f"127.0.0.1:{port}", "--log-level", "warning", target]
     return subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+
+
+@dataclass
+class Side:
+    """One server under test and what was measured of it, round by round."""
+
+    name: str
+    target: str
+    counts: Callable[[str, str, int, int], int]
+    proc: subprocess.Popen[bytes] | None = None
+    base: str = ""
+    new: list[float] = field(default_factory=list)
+    repeats: list[float] = field(default_factory=list)
+    sequential: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    db_cpu: list[float] = field(default_factory=list)
+    counted: int = 0
+
+    def round(self, args: argparse.Namespace, url: str, fresh: Path, one: Path, n: int) -> None:
+        """New events, the same again (repeats), then new ones over one connection."""
+        assert self.proc is not None
+        before = _server_cpu(self.proc.pid), _postgres_cpu()
+        done = wrk(self.base, fresh, args.seconds, 2, args.connections)
+        spent = _server_cpu(self.proc.pid) - before[0]
+        self.db_cpu.append((_postgres_cpu() - before[1]) / float(done["answered"]))
+        if done["wrapped"]:
+            sys.exit(f"{self.name}: --events {args.events} is too few for {args.seconds} s")
+        self.counted += self.counts(url, f"r{n}x", int(done["answered"]), int(done["sent"]))
+        self.new.append(float(done["rate"]))
+        self.cpu.append(spent / float(done["answered"]))
+        again = wrk(self.base, fresh, args.seconds, 2, args.connections)
+        self.repeats.append(float(again["rate"]))
+        alone = wrk(self.base, one, 2, 1, 1)
+        self.counts(url, f"s{n}x", int(alone["answered"]), int(alone["sent"]))
+        self.sequential.append(float(alone["rate"]))
 
 
 def main() -> None:
@@ -165,11 +232,17 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--events", type=int, default=5000, help="new events per round")
+    parser.add_argument("--events", type=int, default=12000, help="new events per round")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="measure tracker alone (no bare Flask app)"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk); `make bench` installs it")
 
+    tracker = Side("tracker", "wsgi:app", check)
+    bare = Side("baseline", "bench.bare_webhook:app", check_bare)
+    sides = [tracker] if args.no_baseline else [tracker, bare]
     with tempfile.TemporaryDirectory() as tmp:
         url = normalize_database_url(args.database_url or f"sqlite:///{tmp}/bench.db")
         env = dict(
@@ -183,42 +256,28 @@ def main() -> None:
             PYTHONUNBUFFERED="1",
         )
         prepare(url, env)
-        port = free_port()
-        proc = start(args, env, port)
-        base = f"http://127.0.0.1:{port}"
-        new: list[float] = []
-        repeats: list[float] = []
-        sequential: list[float] = []
-        cpu: list[float] = []
-        db_cpu: list[float] = []
-        counted = 0
         try:
-            _wait(base)
+            for side in sides:
+                port = free_port()
+                side.proc = start(args, env, port, side.target)
+                side.base = f"http://127.0.0.1:{port}"
             warm = Path(tmp) / "warm.events"
             write_events(warm, "warm", 200)
-            wrk(base, warm, 1, 1, 4)
+            for side in sides:
+                _wait(side.base)
+                wrk(side.base, warm, 1, 1, 4)
             for n in range(args.rounds):
-                events = Path(tmp) / f"round{n}.events"
-                prefix = f"r{n}x"
-                write_events(events, prefix, args.events)
-                before = _server_cpu(proc.pid), _postgres_cpu()
-                fresh = wrk(base, events, args.seconds, 2, args.connections)
-                spent = _server_cpu(proc.pid) - before[0]
-                db_cpu.append((_postgres_cpu() - before[1]) / float(fresh["answered"]))
-                if fresh["wrapped"]:
-                    sys.exit(f"--events {args.events} is too few for {args.seconds} s")
-                counted += check(url, prefix, int(fresh["answered"]), int(fresh["sent"]))
-                new.append(float(fresh["rate"]))
-                cpu.append(spent / float(fresh["answered"]))
-                repeats.append(float(wrk(base, events, args.seconds, 2, args.connections)["rate"]))
+                fresh = Path(tmp) / f"round{n}.events"
+                write_events(fresh, f"r{n}x", args.events)
                 one = Path(tmp) / f"one{n}.events"
                 write_events(one, f"s{n}x", args.events // 4)
-                alone = wrk(base, one, 2, 1, 1)
-                check(url, f"s{n}x", int(alone["answered"]), int(alone["sent"]))
-                sequential.append(float(alone["rate"]))
+                for side in sides if n % 2 == 0 else sides[::-1]:
+                    side.round(args, url, fresh, one, n)
         finally:
-            proc.terminate()
-            proc.wait(timeout=15)
+            for side in sides:
+                if side.proc is not None:
+                    side.proc.terminate()
+                    side.proc.wait(timeout=15)
 
     kind = "postgresql" if url.startswith("postgresql") else "sqlite"
     if args.server == "granian":
@@ -233,15 +292,37 @@ def main() -> None:
     print(
         f"client               wrk -t2 -c{args.connections} -d{args.seconds}s, {args.rounds} rounds"
     )
-    print(f"new, concurrent      {med(new):8.1f} events/s  (rounds {_list(new)})")
-    print(f"repeats, concurrent  {med(repeats):8.1f} events/s  (rounds {_list(repeats)})")
-    print(f"new / repeats        {med(new) / med(repeats):8.2f}")
-    print(f"new, one at a time   {med(sequential):8.1f} events/s  (rounds {_list(sequential)})")
-    print(f"CPU per new event    server {med(cpu) * 1000:.2f} ms", end="")
+    for side in sides:
+        print(f"-- {side.name} ({side.target})")
+        print(f"new, concurrent      {med(side.new):8.1f} events/s  (rounds {_list(side.new)})")
+        print(
+            f"repeats, concurrent  {med(side.repeats):8.1f} events/s  "
+            f"(rounds {_list(side.repeats)})"
+        )
+        print(f"new / repeats        {med(side.new) / med(side.repeats):8.2f}")
+        print(
+            f"new, one at a time   {med(side.sequential):8.1f} events/s  "
+            f"(rounds {_list(side.sequential)})"
+        )
+        print(f"CPU per new event    server {med(side.cpu) * 1000:.2f} ms", end="")
+        if kind == "postgresql":
+            print(f", PostgreSQL {med(side.db_cpu) * 1000:.2f} ms", end="")
+        print()
+    print(f"checked              {tracker.counted} new events counted exactly once, totals equal")
+    if args.no_baseline:
+        return
+    print(f"                     {bare.counted} new events stored once by the baseline")
+    print("-- tracker / baseline (ratio of medians; rounds alternated)")
+    for label, a, b in (
+        ("new, concurrent", tracker.new, bare.new),
+        ("repeats, concurrent", tracker.repeats, bare.repeats),
+        ("new, one at a time", tracker.sequential, bare.sequential),
+    ):
+        print(f"{label:<20} {med(a) / med(b):8.2f}")
+    print(f"CPU per new event    server {med(tracker.cpu) / med(bare.cpu):.1f}x", end="")
     if kind == "postgresql":
-        print(f", PostgreSQL {med(db_cpu) * 1000:.2f} ms", end="")
-    print()
-    print(f"checked              {counted} new events counted exactly once, totals equal")
+        print(f", PostgreSQL {med(tracker.db_cpu) / med(bare.db_cpu):.1f}x", end="")
+    print(" the baseline's")
 
 
 def _list(values: list[float]) -> str:
