@@ -103,6 +103,7 @@ def settings(database_url: str, stripe_api_server: Any) -> dict[str, Any]:
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "STRIPE_API_BASE": stripe_api_server.url,
         "STRIPE_MAX_NETWORK_RETRIES": 1,
+        "STRIPE_RETRY_DELAY_S": 0.001,  # 429 backoff: a test never waits on it
         "TRACKER_CACHE_SECONDS": 30,
         "SESSION_COOKIE_SECURE": True,
         "TRACKER_CHEAP_PASSWORD_HASH": True,  # argon2id with tiny costs: fast tests

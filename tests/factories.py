@@ -36,3 +36,23 @@ def make_donation(
     )
     db.session.commit()
     return donation
+
+
+def make_supporters(campaign: Campaign, count: int, monthly_minor: int = 1000) -> None:
+    """`count` active monthly supporters of the campaign, as rows (for pages that show them;
+    tests/test_supporters.py sends the events that make them)."""
+    from tracker.models import Subscription
+
+    db.session.add_all(
+        Subscription(
+            subscription_id=f"sub_made_{campaign.id}_{k}",
+            campaign_id=campaign.id,
+            campaign_slug=campaign.slug,
+            status="active",
+            monthly_minor=monthly_minor,
+            currency=campaign.currency,
+        )
+        for k in range(count)
+    )
+    services.touch(campaign)
+    db.session.commit()

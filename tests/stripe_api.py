@@ -43,6 +43,8 @@ class Call:
 
 
 Handler = Callable[[Call], tuple[int, dict[str, Any]]]
+# The lists the app reads: an empty one is an empty page, as at Stripe.
+LISTS = ("/v1/events", "/v1/payment_intents", "/v1/invoices", "/v1/charges", "/v1/disputes")
 
 
 @dataclass
@@ -56,8 +58,19 @@ class StripeAPI:
     lists: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=itertools.count)
+    _sorted: dict[tuple[int, int], list[dict[str, Any]]] = field(default_factory=dict)
+
+    def _newest_first(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The list as Stripe orders it, sorted once per length (benchmarks page 10,000)."""
+        key = (id(items), len(items))
+        found = self._sorted.get(key)
+        if found is None:
+            found = sorted(items, key=lambda i: (i.get("created", 0), i["id"]), reverse=True)
+            self._sorted = {key: found}
+        return found
 
     def reset(self) -> None:
+        self._sorted = {}
         self.calls.clear()
         self.failures.clear()
         self.objects.clear()
@@ -100,13 +113,12 @@ class StripeAPI:
                 "return_url": call.form.get("return_url"),
                 "url": f"https://billing.stripe.com/p/session/test_{n}",
             }
-        if call.method == "GET" and call.path.count("/") == 3:  # /v1/<kind>/<id>
+        if call.method == "GET" and (call.path in self.lists or call.path in LISTS):
+            return 200, self._page(call, self.lists[call.path])
+        if call.method == "GET" and call.path.count("/") >= 3:  # /v1/<kind>[/<sub>]/<id>
             found = self.objects.get(call.path.rsplit("/", 1)[1])
             if found is not None:
                 return 200, found
-            return 404, _error(404)
-        if call.method == "GET" and call.path in self.lists:
-            return 200, self._page(call, self.lists[call.path])
         return 404, _error(404)
 
     def _checkout_session(self, call: Call) -> dict[str, Any]:
@@ -121,18 +133,19 @@ class StripeAPI:
         )
         return session
 
-    @staticmethod
-    def _page(call: Call, items: list[dict[str, Any]]) -> dict[str, Any]:
+    def _page(self, call: Call, items: list[dict[str, Any]]) -> dict[str, Any]:
         """One page of a list, newest first, filtered by created[...] and types[] as Stripe does."""
         query = call.query
         types = [v for k, v in query if k in ("types[]", "types[0]") or k.startswith("types[")]
         bounds = {k: int(v) for k, v in query if k.startswith("created[")}
-        status = dict(query).get("status")
+        # Plain filters (status=paid, charge=ch_...): the item's field must equal the value.
+        paging = ("limit", "starting_after", "ending_before")
+        equal = {k: v for k, v in query if "[" not in k and k not in paging}
         chosen = [
             item
-            for item in sorted(items, key=lambda i: (i.get("created", 0), i["id"]), reverse=True)
+            for item in self._newest_first(items)
             if (not types or item.get("type") in types)
-            and (status is None or item.get("status") == status)
+            and all(str(item.get(k)) == v for k, v in equal.items())
             and item.get("created", 0) >= bounds.get("created[gte]", -(10**18))
             and item.get("created", 0) < bounds.get("created[lt]", 10**18)
             and item.get("created", 0) <= bounds.get("created[lte]", 10**18)

@@ -243,6 +243,81 @@ def dispute(
 # --- signing and posting -------------------------------------------------------
 
 
+def subscription(
+    *,
+    subscription_id: str,
+    amount: int,
+    created: datetime | int,
+    currency: str = "usd",
+    campaign: str | None = "southfront",
+    status: str = "active",
+    period_end: datetime | int | None = None,
+    shape: str = "items",
+    quantity: int = 1,
+    interval: str = "month",
+    interval_count: int = 1,
+    cancel_at_period_end: bool = False,
+    canceled_at: datetime | int | None = None,
+    cancellation_reason: str | None = None,
+    customer: str = "cus_test_1",
+) -> dict[str, Any]:
+    """A subscription from Stripe's example; `shape` puts `current_period_end` where an API
+    version does: "items" (on each item, 2025-03-31 and later) or "top" (on the
+    subscription, before)."""
+    obj = example("subscription")
+    item = obj["items"]["data"][0]
+    item["price"].update(unit_amount=amount, unit_amount_decimal=str(amount), currency=currency)
+    item["price"]["recurring"].update(interval=interval, interval_count=interval_count)
+    item["quantity"] = quantity
+    item["subscription"] = subscription_id
+    end = unix(period_end) if period_end is not None else None
+    item["current_period_start"] = unix(created)
+    item["current_period_end"] = end
+    obj.update(
+        id=subscription_id,
+        currency=currency,
+        customer=customer,
+        status=status,
+        created=unix(created),
+        start_date=unix(created),
+        metadata={"campaign": campaign} if campaign else {},
+        cancel_at_period_end=cancel_at_period_end,
+        cancel_at=None,
+        canceled_at=unix(canceled_at) if canceled_at is not None else None,
+        ended_at=unix(canceled_at) if canceled_at is not None else None,
+        cancellation_details={"comment": None, "feedback": None, "reason": cancellation_reason},
+        billing_cycle_anchor=unix(created),
+        trial_end=None,
+        trial_start=None,
+    )
+    for key in ("current_period_end", "current_period_start"):
+        obj.pop(key, None)
+    if shape == "top":
+        obj["current_period_end"] = end
+        obj["current_period_start"] = unix(created)
+        del item["current_period_end"]
+        del item["current_period_start"]
+    return obj
+
+
+def failed_invoice(
+    *,
+    invoice_id: str,
+    subscription_id: str,
+    amount_due: int,
+    created: datetime | int,
+    currency: str = "usd",
+    campaign: str | None = "southfront",
+) -> dict[str, Any]:
+    """An invoice whose payment failed (invoice.payment_failed), of a subscription."""
+    obj = invoice(
+        invoice_id=invoice_id, amount_paid=0, created=created, currency=currency, campaign=campaign
+    )
+    obj["parent"]["subscription_details"]["subscription"] = subscription_id
+    obj.update(amount_due=amount_due, amount_remaining=amount_due, status="open", attempted=True)
+    return obj
+
+
 def sign(payload: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
     """The Stripe-Signature header Stripe would send: t=...,v1=HMAC-SHA256(f"{t}.{body}")."""
     t = int(time.time()) if timestamp is None else timestamp

@@ -35,6 +35,9 @@ BAD_INPUT = {
     "reprocess": (["--bogus"], None, "No such option"),
     # SQLite: the folder is missing; PostgreSQL: backups are pg_dump's job.
     "backup": (["/no/such/dir/x.db"], None, ("no such directory", "pg_dump")),
+    "sync-stripe": (["--since", "2026-10-01"], None, "at most 30 days ago"),
+    "reconcile": (["--month", "2026-13"], None, "invalid month"),
+    "send-notifications": (["extra"], None, "unexpected extra argument"),
 }
 
 # Beyond the table: each refusal that matters on its own.
@@ -49,6 +52,11 @@ MORE_BAD_INPUT = [
     (["edit-campaign", "southfront", "--timezone", "Mars/Base"], "unknown timezone"),
     (["create-campaign", "UPPER", "--name", "N", "--currency", "USD", "--milestones", "9"], "slug"),
     (["create-admin", "not-an-email", "--password-stdin"], "invalid email"),
+    (["sync-stripe", "--since", "2027-01-01"], "in the future"),
+    (["sync-stripe", "--since", "soon"], "ISO 8601"),
+    (["reconcile", "--month", "2027-01"], "has not begun"),
+    (["reconcile", "--month", "2026-11", "--campaign", "nope"], "no campaign 'nope'"),
+    (["edit-campaign", "southfront", "--show-supporters", "maybe"], "maybe"),
 ]
 
 

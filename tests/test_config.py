@@ -76,7 +76,12 @@ def test_env_example_lists_every_setting() -> None:
 def _read_by_config_py() -> set[str]:
     """Every variable name config.py reads from the environment, found in its source."""
     source = Path(config.__file__).read_text()
-    return set(re.findall(r'(?:os\.environ\.get|_flag|_int)\(\s*"([A-Z0-9_]+)"', source))
+    return set(
+        re.findall(
+            r'(?:os\.environ\.get|_flag|_int|_https_url|_web_url|_smtp_url)\(\s*"([A-Z0-9_]+)"',
+            source,
+        )
+    )
 
 
 def _documented(table_heading: str) -> set[str]:
@@ -106,3 +111,12 @@ def test_nothing_but_config_py_reads_the_environment() -> None:
         text=True,
     ).stdout
     assert found == ""
+
+
+@pytest.mark.parametrize(
+    "value", ["http://billing.stripe.com/p/login/x", "javascript:alert(1)", "https://a b"]
+)
+def test_a_portal_login_url_must_be_https(production_env, value) -> None:
+    production_env.setenv("STRIPE_PORTAL_LOGIN_URL", value)
+    with pytest.raises(config.ConfigError, match="STRIPE_PORTAL_LOGIN_URL must be an https"):
+        config.from_environment()

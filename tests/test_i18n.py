@@ -216,3 +216,15 @@ def test_the_admin_picks_a_language_that_stays_for_the_session(client, db) -> No
     assert 'lang="ru"' in page and "Обзор" in page
     bad = client.post("/admin/language", data={"csrf_token": token, "lang": "xx"})
     assert bad.status_code == 400
+
+
+def test_no_two_sentences_were_glued_into_one_message() -> None:
+    """`message("A" if x else "B")` makes pybabel extract one msgid "AB" that no lookup asks
+    for; each sentence must be its own message()."""
+    pot = (Path(__file__).resolve().parent.parent / "translations" / "messages.pot").read_text()
+    glued = [
+        line
+        for line in pot.splitlines()
+        if line.startswith("msgid ") and re.search(r"[a-z)]\.(%\(|[A-Z])", line)
+    ]
+    assert glued == []

@@ -34,7 +34,7 @@ EXAMPLES = {
     "create-campaign": "flask --app wsgi tracker create-campaign readme --name 'Read me'"
     " --currency EUR --timezone Europe/Berlin --milestones 0,1000,2000",
     "edit-campaign": "flask --app wsgi tracker edit-campaign readme --name 'Read me too'"
-    " --locale de --allowed-origins https://news.example",
+    " --locale de --allowed-origins https://news.example --show-supporters yes",
     "add-donation": "flask --app wsgi tracker add-donation readme 12.50 --donor Ada",
     "verify": "flask --app wsgi tracker verify",
     "rollover": "flask --app wsgi tracker rollover",
@@ -42,6 +42,12 @@ EXAMPLES = {
     "create-admin": "echo 'a long passphrase' | flask --app wsgi tracker create-admin"
     " you@example.org --password-stdin",
     "backup": "flask --app wsgi tracker backup instance/copy.db",
+    "send-notifications": "flask --app wsgi tracker send-notifications",
+}
+# Commands that need a Stripe key: here they must fail in one line, since the copy has none.
+NEED_STRIPE = {
+    "sync-stripe": "flask --app wsgi tracker sync-stripe",
+    "reconcile": "flask --app wsgi tracker reconcile --month 2026-11",
 }
 LONG_RUNNING = {"scheduler": "flask --app wsgi tracker scheduler --interval 300"}
 
@@ -53,7 +59,7 @@ def _table_commands() -> set[str]:
 
 
 def test_every_command_of_the_table_has_an_example_here() -> None:
-    assert _table_commands() == set(EXAMPLES) | set(LONG_RUNNING)
+    assert _table_commands() == set(EXAMPLES) | set(LONG_RUNNING) | set(NEED_STRIPE)
 
 
 def _env() -> dict[str, str]:
@@ -134,9 +140,7 @@ def test_make_run_then_every_command(checkout: Path) -> None:
         assert f"http://127.0.0.1:{port}{url}" in output
     dotenv = checkout / ".env"
     assert stat.S_IMODE(dotenv.stat().st_mode) == 0o600
-    settings = dict(
-        line.split("=", 1) for line in dotenv.read_text().splitlines() if "=" in line
-    )
+    settings = dict(line.split("=", 1) for line in dotenv.read_text().splitlines() if "=" in line)
     assert settings["TRACKER_ENV"] == "development"
     assert len(settings["SECRET_KEY"]) == 64
     assert (checkout / "instance" / "tracker.db").exists()
@@ -146,6 +150,10 @@ def test_make_run_then_every_command(checkout: Path) -> None:
         assert done.returncode == 0, f"{name}: {done.stderr}"
         assert "Traceback" not in done.stderr, name
     assert (checkout / "instance" / "copy.db").stat().st_size > 0
+    for name, line in NEED_STRIPE.items():
+        done = _shell(checkout, line)
+        assert done.returncode == 1, name
+        assert done.stderr.strip() == "Error: Stripe: STRIPE_SECRET_KEY is not set", name
     listed = _shell(checkout, "flask --app wsgi tracker verify")
     assert listed.returncode == 0
 

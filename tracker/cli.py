@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from tracker import services
 from tracker.domain import money, periods
 from tracker.extensions import db
+from tracker.payments import PaymentError
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ def one_line(exc: BaseException) -> str:
         return f"the database is unavailable: {_first_line(exc.orig)}"
     if isinstance(exc, DBAPIError):
         return f"the database refused the change: {_first_line(exc.orig)}"
+    if isinstance(exc, PaymentError):
+        return f"Stripe: {_first_line(exc)}"
     if isinstance(exc, OSError) and exc.strerror:
         where = f": {exc.filename}" if exc.filename else ""
         return f"{exc.strerror}{where}"
@@ -112,6 +115,11 @@ def create_campaign(
 @click.option("--timezone", "zone")
 @click.option("--allowed-origins", help="https://a.example,https://b.example ('' clears)")
 @click.option("--presets", help="Preset amounts, major units: 5,10,25 ('' clears)")
+@click.option(
+    "--show-supporters",
+    type=click.Choice(["yes", "no"]),
+    help="Show '57 MONTHLY SUPPORTERS' in the widget.",
+)
 def edit_campaign(
     slug: str,
     name: str | None,
@@ -120,6 +128,7 @@ def edit_campaign(
     zone: str | None,
     allowed_origins: str | None,
     presets: str | None,
+    show_supporters: str | None,
 ) -> None:
     """Change a campaign; the current and future periods only."""
     campaign = _campaign(slug)
@@ -138,6 +147,7 @@ def edit_campaign(
         preset_amounts=None
         if presets is None
         else services.parse_presets(presets, campaign.currency),
+        show_supporters=None if show_supporters is None else show_supporters == "yes",
     )
     db.session.commit()
     click.echo(f"updated campaign {campaign.slug}")
@@ -310,3 +320,54 @@ def backup(destination: str) -> None:
     finally:
         source.close()
     click.echo(f"backed up {url.database} to {target}")
+
+
+@tracker_cli.command("sync-stripe")
+@click.option(
+    "--since",
+    help="ISO 8601 (UTC when it has no offset); default 3 days ago, at most 30 days ago.",
+)
+def sync_stripe(since: str | None) -> None:
+    """Receive the events Stripe holds that the webhook missed (idempotent)."""
+    from zoneinfo import ZoneInfo
+
+    from tracker import sync
+
+    at = periods.parse_instant(since, ZoneInfo("UTC")) if since else None
+    click.echo(sync.sync_stripe(at).line())
+
+
+@tracker_cli.command("reconcile")
+@click.option("--month", required=True, help="YYYY-MM, in each campaign's timezone.")
+@click.option("--campaign", "slug", help="One campaign (default: every campaign).")
+@click.option("--apply", "mend", is_flag=True, help="Record what is missing here.")
+def reconcile_month(month: str, slug: str | None, mend: bool) -> None:
+    """Compare a month's Stripe donations with Stripe's own payments; exit 1 on a difference."""
+    from tracker import admin_services, reconcile
+
+    chosen = [_campaign(slug)] if slug else admin_services.campaigns()
+    if not chosen:
+        raise click.ClickException("no campaign yet")
+    months = [(c, admin_services.parse_month(month, c)) for c in chosen]  # all valid first
+    left = 0
+    for campaign, which in months:
+        run = reconcile.reconcile(campaign, which, apply=mend)
+        for difference in run.differences:
+            click.echo(f"{campaign.slug} {which.key}: {reconcile.describe(difference, campaign)}")
+        mended = f", {run.mended} recorded" if mend else ""
+        click.echo(
+            f"{campaign.slug} {which.key}: {run.at_stripe} at Stripe, {run.here} here, "
+            f"{len(run.differences)} differences{mended}"
+        )
+        left += len(run.differences)
+    if left:
+        raise SystemExit(1)
+
+
+@tracker_cli.command("send-notifications")
+def send_notifications() -> None:
+    """Send the notifications that are due, once (for cron; the scheduler does it too)."""
+    from tracker import notifications
+
+    sent, given_up = notifications.send_due(services.now())
+    click.echo(f"sent {sent}, given up {given_up}")

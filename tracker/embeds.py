@@ -34,6 +34,8 @@ FRAME_HEIGHT_PX = 132
 # narrowest (320 px, the days-left line on two lines above the button, in the longest of the
 # shipped languages), which tests/browser/test_snippets_in_browser.py holds in every language.
 SNIPPET_FRAME_HEIGHT_PX = 180
+# What the supporters line ("57 MONTHLY SUPPORTERS", campaign.show_supporters) adds to it.
+SUPPORTERS_LINE_PX = 20
 MAX_OPTION_LEN = 100
 
 _env = Environment(
@@ -132,6 +134,7 @@ class Model:
     goal_reached: bool
     marker: str
     days_line: str
+    supporters_line: str  # "" unless the campaign shows its monthly supporters
     button: str
     rtl: bool
     value_now: str
@@ -154,6 +157,7 @@ def widget_model(campaign: Campaign, at: datetime, options: WidgetOptions) -> Mo
     def say(text: Message) -> str:
         return i18n.render(text, locale, catalog)
 
+    supporters = widget.supporters_text(snap.monthly.supporters)
     marks = tuple(
         Mark(t.index, t.percent, money.format_money(t.amount_minor, currency, locale), t.labelled)
         for t in widget.ticks([m.amount_minor for m in prog.milestones])
@@ -174,6 +178,7 @@ def widget_model(campaign: Campaign, at: datetime, options: WidgetOptions) -> Mo
         goal_reached=prog.goal_reached,
         marker=f"{raised} · {say(widget.GOAL_REACHED)}" if prog.goal_reached else raised,
         days_line=" · ".join(say(part) for part in days_left_messages(at, zone)).upper(),
+        supporters_line=say(supporters).upper() if campaign.show_supporters and supporters else "",
         button=say(widget.BUTTON),
         rtl=i18n.is_rtl(locale),
         value_now=money.format_major(min(prog.raised_minor, prog.goal_minor), currency),
@@ -236,6 +241,17 @@ SVG_WIDTH = 560
 SVG_HEIGHT = 124
 SVG_PAD = 16
 SVG_BAR_Y = 34
+SVG_LINE = 16  # the supporters line, above the days-left line
+
+
+def svg_height(show_supporters: bool) -> int:
+    """The SVG's height: one line more where the campaign shows its supporters."""
+    return SVG_HEIGHT + (SVG_LINE if show_supporters else 0)
+
+
+def frame_height(campaign: Campaign) -> int:
+    """The plain iframe snippet's height for this campaign's widget."""
+    return SNIPPET_FRAME_HEIGHT_PX + (SUPPORTERS_LINE_PX if campaign.show_supporters else 0)
 
 
 def _text_width(text: str, size: float, factor: float) -> float:
@@ -260,9 +276,15 @@ def svg_layout(model: Model) -> dict[str, Any]:
     days_w = _text_width(model.days_line, 11, 0.74)
     # Any amount shows as at least a dot (the bar's height) at the start.
     fill_w = max(round(width * model.fill_percent / 100, 2), 12.0 if model.has_fill else 0)
+    extra = SVG_LINE if model.supporters_line else 0
     return {
         "width": SVG_WIDTH,
-        "height": SVG_HEIGHT,
+        "height": SVG_HEIGHT + extra,
+        "days_y": 101 + extra,
+        "button_y": 82 + extra / 2,
+        "supporters_fit": round(room)
+        if _text_width(model.supporters_line, 11, 0.74) > room
+        else None,
         "left": left,
         "bar_w": width,
         "bar_y": SVG_BAR_Y,
@@ -337,10 +359,11 @@ def snippets(base_url: str, campaign: Campaign, options: WidgetOptions) -> dict[
         "script": f'<script src="{script_src}" async></script>',
         "iframe": (
             f'<iframe src="{frame_src}" title="{name}" loading="lazy" '
-            f'style="border:0;width:100%;height:{SNIPPET_FRAME_HEIGHT_PX}px"></iframe>'
+            f'style="border:0;width:100%;height:{frame_height(campaign)}px"></iframe>'
         ),
         "image": (
-            f'<a href="{donate}"><img src="{image_src}" alt="{name}" '
-            f'width="{SVG_WIDTH}" height="{SVG_HEIGHT}" style="max-width:100%;height:auto"></a>'
+            f'<a href="{donate}"><img src="{image_src}" alt="{name}" width="{SVG_WIDTH}" '
+            f'height="{svg_height(campaign.show_supporters)}" style="max-width:100%;height:auto">'
+            "</a>"
         ),
     }

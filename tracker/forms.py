@@ -8,10 +8,18 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import Field, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    Field,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
-from tracker import i18n, services
+from tracker import i18n, notifications, services
 from tracker.domain import money, periods
 from tracker.domain.text import Said, message
 from tracker.models import Campaign
@@ -57,6 +65,22 @@ class CampaignForm(FlaskForm):
     allowed_origins = StringField(
         _l("Allowed embed origins"),
         description=_l("https://a.example,https://b.example (optional)"),
+    )
+    show_supporters = BooleanField(
+        _l("Show monthly supporters in the widget"),
+        description=_l('adds a line such as "57 MONTHLY SUPPORTERS"'),
+    )
+    notify_kinds = SelectMultipleField(
+        _l("Notifications"),
+        choices=[
+            ("milestone_reached", _l("a milestone is reached")),
+            ("month_closed", _l("a month closes")),
+            ("review_needed", _l("a payment is kept for review")),
+        ],
+        default=["milestone_reached", "month_closed", "review_needed"],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validate_choice=True,
     )
 
     def __init__(self, *args: Any, campaign: Campaign | None = None, **kwargs: Any) -> None:
@@ -119,6 +143,13 @@ class CampaignForm(FlaskForm):
             field, lambda: services.parse_origins(field.data or "")
         )
 
+    def validate_show_supporters(self, field: Field) -> None:
+        self.parsed["show_supporters"] = bool(field.data)
+
+    def validate_notify_kinds(self, field: Field) -> None:
+        chosen = set(field.data or [])
+        self.parsed["notify_kinds"] = [k for k in notifications.KINDS if k in chosen]
+
     def validate(self, extra_validators: Any = None) -> bool:
         # Fields validate in declaration order, so currency is parsed before the amounts.
         ok = bool(super().validate(extra_validators))
@@ -141,6 +172,8 @@ class CampaignForm(FlaskForm):
         self.milestones.data = ",".join(money.format_major(m, cur) for m in campaign.milestones)
         self.presets.data = ",".join(money.format_major(m, cur) for m in campaign.preset_amounts)
         self.allowed_origins.data = ",".join(campaign.allowed_origins)
+        self.show_supporters.data = campaign.show_supporters
+        self.notify_kinds.data = list(campaign.notify_kinds or [])
 
 
 class DonationForm(FlaskForm):

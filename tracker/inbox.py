@@ -50,25 +50,33 @@ class Receipt:
     outcome: str
     # False: stored, but neither applied nor rejected (a redelivery or reprocess may mend it).
     settled: bool = True
+    # True when this call applied or rejected it (a repeat of a settled event: False).
+    changed: bool = True
 
 
 # --- receiving -----------------------------------------------------------------
 
 
-def receive(event: dict[str, Any], payload: str) -> Receipt:
+SOURCES = ("webhook", "api", "reconcile")
+
+
+def receive(event: dict[str, Any], payload: str, source: str = "webhook") -> Receipt:
     """Store the event under its id unless stored already, then apply it if still pending.
 
-    EventError when the body cannot be stored under an event id. The caller commits.
+    `source` says how it came: a signed webhook, Stripe's events API (`tracker
+    sync-stripe`, authenticated by the API key), or an object `tracker reconcile --apply`
+    read from Stripe. EventError when the body cannot be stored under an event id. The
+    caller commits.
     """
     head = payments.envelope(event)
     fact = _parse(event)
-    if not _store(head, payload):
+    if not _store(head, payload, source):
         stored = _locked(head.id)
         if stored is None:  # deleted between the two statements: nothing to repeat
             raise payments.EventError(f"event {head.id} vanished while it was read")
         if _settled(stored):
             log.info("stripe event repeated event=%s", head.id)
-            return Receipt(head.id, True, stored.outcome or "")
+            return Receipt(head.id, True, stored.outcome or "", changed=False)
         return _settle(head, fact, duplicate=True)
     return _settle(head, fact, duplicate=False)
 
@@ -80,7 +88,7 @@ def apply_pending(event_id: str) -> Receipt:
     if stored is None:
         raise LookupError(f"no stored event {event_id!r}")
     if _settled(stored):
-        return Receipt(stored.id, True, stored.outcome or "")
+        return Receipt(stored.id, True, stored.outcome or "", changed=False)
     try:
         event = payments.load(stored.payload)
         head = payments.envelope(event)
@@ -96,7 +104,7 @@ def _parse(event: dict[str, Any]) -> payments.Fact | payments.Rejected:
         return exc
 
 
-def _store(head: payments.Envelope, payload: str) -> bool:
+def _store(head: payments.Envelope, payload: str, source: str) -> bool:
     """Insert the raw event unless its id is stored; True when this call inserted it."""
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -109,6 +117,7 @@ def _store(head: payments.Envelope, payload: str) -> bool:
             created=head.created_at,
             payload=payload,
             received_at=services.now(),
+            source=source,
         )
         .on_conflict_do_nothing(index_elements=[StripeEvent.id])
         .returning(StripeEvent.id)
@@ -143,7 +152,7 @@ def _settle(
     except Exception:
         log.exception("stripe event not applied event=%s type=%s", head.id, head.type)
         _mark(head.id, outcome="failed")
-        return Receipt(head.id, duplicate, "failed", settled=False)
+        return Receipt(head.id, duplicate, "failed", settled=False, changed=False)
     _mark(head.id, outcome=outcome, applied_at=services.now())
     log.info("stripe event applied event=%s type=%s outcome=%s", head.id, head.type, outcome)
     return Receipt(head.id, duplicate, outcome)

@@ -10,7 +10,9 @@ whichever way they arrived (webhook, `tracker sync-stripe`, `tracker reprocess`)
 - `apply_dispute`: a lost dispute takes the amount out, a later decision puts it back;
 - `link_invoice`: which PaymentIntent paid which invoice, so refunds find monthly payments;
 - a refund or dispute that comes before its payment is kept (payment_adjustments) and
-  applied when the payment is counted.
+  applied when the payment is counted;
+- subscriptions and failed renewals go to tracker.supporters, which never changes a
+  donation.
 
 Every effect is idempotent on its own, so a repeat, a replay or any order of delivery ends
 in the same totals. The caller (tracker.inbox) holds the event's locks (docs/ledger.md) and
@@ -27,11 +29,20 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from tracker import payments, services
+from tracker import notifications, payments, services, supporters
 from tracker.domain.text import visible
 from tracker.extensions import db
 from tracker.models import Campaign, Donation, PaymentAdjustment, ReviewPayment
-from tracker.payments import Dispute, Fact, Ignored, InvoiceLink, Payment, Refund
+from tracker.payments import (
+    Dispute,
+    Fact,
+    FailedRenewal,
+    Ignored,
+    InvoiceLink,
+    Payment,
+    Refund,
+    SubscriptionState,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +56,10 @@ def apply(fact: Fact, event_id: str, livemode: bool) -> str:
         return count(fact, event_id, livemode)
     if isinstance(fact, Ignored):
         return fact.reason
+    if isinstance(fact, SubscriptionState):
+        return supporters.apply_state(fact, livemode, payments.live_mode())
+    if isinstance(fact, FailedRenewal):
+        return supporters.apply_failure(fact, livemode, payments.live_mode())
     if other_mode:
         return "ignored_other_mode"
     if isinstance(fact, Refund):
@@ -91,6 +106,7 @@ def record_payment(campaign: Campaign, payment: Payment) -> Donation:
         frequency=payment.frequency,
         refunded_minor=refunded,
         disputed_minor=disputed,
+        attribution=payment.attribution,
     )
 
 
@@ -135,6 +151,15 @@ def keep_for_review(payment: Payment, reason: str, event_id: str, livemode: bool
     except IntegrityError:
         return f"review_{reason}_kept"
     log.info("payment kept for review reason=%s event=%s", reason, event_id)
+    notifications.review_needed(
+        services.get_campaign(payment.campaign) if payment.campaign else None,
+        reason,
+        payment.payment_intent_id or payment.key,
+        payment.amount_minor,
+        payment.currency,
+        payment.paid_at,
+        services.now(),
+    )
     return f"review_{reason}"
 
 

@@ -15,14 +15,22 @@ import hashlib
 from sqlalchemy import text
 
 from tracker.extensions import db
-from tracker.payments import Dispute, Fact, InvoiceLink, Payment, Refund
+from tracker.payments import (
+    Dispute,
+    Fact,
+    FailedRenewal,
+    InvoiceLink,
+    Payment,
+    Refund,
+    SubscriptionState,
+)
 
 # pg_advisory_xact_lock key of the whole ledger ("strp").
 LEDGER_KEY = 0x73747270
 
 
 def keys(fact: Fact) -> list[str] | None:
-    """The PaymentIntent and invoice ids a fact may change; None when they cannot be known.
+    """The PaymentIntent, invoice and subscription ids a fact may change; None if unknown.
 
     None makes the event take the whole ledger; an empty list means it changes no payment.
     """
@@ -41,6 +49,8 @@ def keys(fact: Fact) -> list[str] | None:
         found = [fact.payment_intent_id]
     elif isinstance(fact, InvoiceLink):
         found = [fact.payment_intent_id, fact.invoice_id]
+    elif isinstance(fact, SubscriptionState | FailedRenewal):
+        found = [fact.subscription_id]  # changes only its subscription's row
     else:  # Ignored: changes no payment
         return []
     return sorted({key for key in found if key})

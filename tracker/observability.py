@@ -45,6 +45,17 @@ DONATIONS = Counter(
 ROLLOVER_RUNS = Counter(
     "tracker_rollover_runs", "Rollover job runs, by result", ["result"], registry=REGISTRY
 )
+EVENTS_MISSED = Counter(
+    "tracker_stripe_events_missed",
+    "Events `tracker sync-stripe` found that the webhook had not delivered",
+    registry=REGISTRY,
+)
+RECONCILE_RUNS = Counter(
+    "tracker_reconcile_runs",
+    "Reconciliations with Stripe, by result (clean, differences, failed)",
+    ["result"],
+    registry=REGISTRY,
+)
 OPEN_EVENTS = Gauge(
     "tracker_stripe_events_open",
     "Stored Stripe events that need an admin: rejected and not yet seen, or stuck (neither "

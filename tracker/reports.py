@@ -121,7 +121,10 @@ CSV_COLUMNS = (
     "source",
     "external_key",
     "donor",
+    "ref",
+    "utm_campaign",
 )
+CSV_CHUNK = 64 * 1024  # rows are sent in chunks of about this many characters
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -144,8 +147,11 @@ def csv_lines(session: Session, period_id: int | None, zone: ZoneInfo) -> Iterat
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
 
-    def line(cells: list[str]) -> str:
-        writer.writerow([neutralise(cell) for cell in cells])
+    def line(cells: list[str], flush: bool = True) -> str:
+        if cells:
+            writer.writerow([neutralise(cell) for cell in cells])
+        if not flush and buffer.tell() < CSV_CHUNK:
+            return ""
         text = buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
@@ -163,7 +169,7 @@ def csv_lines(session: Session, period_id: int | None, zone: ZoneInfo) -> Iterat
         )
         for donation in session.execute(query).scalars():
             cur = donation.currency
-            yield line(
+            chunk = line(
                 [
                     str(donation.id),
                     donation.received_at.astimezone(zone).isoformat(),
@@ -175,7 +181,50 @@ def csv_lines(session: Session, period_id: int | None, zone: ZoneInfo) -> Iterat
                     donation.source,
                     donation.external_key,
                     donation.donor_name or "",
-                ]
+                    donation.ref or "",
+                    donation.utm_campaign or "",
+                ],
+                flush=False,
             )
+            if chunk:
+                yield chunk
+        last = line([], flush=True)
+        if last:
+            yield last
     finally:
         session.close()
+
+
+@dataclass(frozen=True)
+class Source:
+    """Donations that came from one page (or one utm_campaign) in a month."""
+
+    name: str  # "" when none was passed on
+    donations: int
+    net_minor: int
+
+
+def sources(campaign: Campaign, month: Month) -> tuple[list[Source], list[Source]]:
+    """The month's donations by page (`ref`) and by `utm_campaign`, largest amount first.
+
+    Each donation counts for what it still counts for (services.net, the ledger's rule),
+    read one batch at a time."""
+    period = services.find_period(campaign, month)
+    pages: dict[str, list[int]] = {}
+    tags: dict[str, list[int]] = {}
+    if period is not None:
+        query = (
+            select(Donation).where(Donation.period_id == period.id).execution_options(yield_per=500)
+        )
+        for donation in db.session.scalars(query):
+            net = services.net(donation)
+            for table, name in ((pages, donation.ref), (tags, donation.utm_campaign)):
+                entry = table.setdefault(name or "", [0, 0])
+                entry[0] += 1
+                entry[1] += net
+
+    def ranked(table: dict[str, list[int]]) -> list[Source]:
+        rows = [Source(name, count, net) for name, (count, net) in table.items()]
+        return sorted(rows, key=lambda r: (-r.net_minor, -r.donations, r.name))
+
+    return ranked(pages), ranked(tags)

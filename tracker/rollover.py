@@ -25,7 +25,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import case, func, select, text, update
 
-from tracker import services
+from tracker import notifications, services
 from tracker.domain import money
 from tracker.domain import rollover as plan
 from tracker.domain.periods import Period as Month
@@ -204,6 +204,7 @@ def _roll_campaign(listed: _Row, now: datetime, report: RolloverReport) -> None:
             total = _close(row, now)
             if total is not None:
                 closed.append(_change(campaign, row, total))
+                notifications.month_closed(campaign, row, total, now)
     if opened or closed:
         services.touch(campaign)
     db.session.commit()

@@ -1,4 +1,5 @@
-"""APScheduler 3 wiring for the month-boundary job.
+"""APScheduler 3 wiring for the month-boundary job, and with a Stripe key set, the sync of
+missed events (`tracker sync-stripe`) and the reconciliations that are due.
 
 The job runs at start and then every INTERVAL_S seconds, so a month that ends
 in any timezone (they end at every quarter hour somewhere) is closed within
@@ -32,6 +33,11 @@ log = logging.getLogger(__name__)
 
 INTERVAL_S = 300
 JOB_ID = "tracker-rollover"
+SYNC_JOB_ID = "tracker-sync-stripe"
+RECONCILE_JOB_ID = "tracker-reconcile"
+RECONCILE_EVERY_S = 3600  # it looks for what is due; each month runs at most daily
+NOTIFY_JOB_ID = "tracker-send-notifications"
+NOTIFY_EVERY_S = 30
 
 _lock = threading.Lock()
 _started_pid: int | None = None  # the process that started the in-process scheduler
@@ -46,8 +52,44 @@ def rollover_job(app: Flask) -> None:
         log.exception("rollover job failed")
 
 
+def sync_job(app: Flask) -> None:
+    """Receive the events the webhook missed (tracker sync-stripe); never raise."""
+    from tracker import sync
+
+    try:
+        with app.app_context():
+            sync.sync_stripe()
+    except Exception:
+        log.exception("sync-stripe job failed")
+
+
+def reconcile_job(app: Flask) -> None:
+    """Reconcile the months that are due (tracker.reconcile.due_runs); never raise."""
+    from tracker import reconcile
+
+    try:
+        with app.app_context():
+            reconcile.run_due(services.now())
+    except Exception:
+        log.exception("reconcile job failed")
+
+
+def notify_job(app: Flask) -> None:
+    """Send the notifications that are due (tracker.notifications); never raise."""
+    from tracker import notifications
+
+    try:
+        with app.app_context():
+            notifications.send_due(services.now())
+    except Exception:
+        log.exception("notification job failed")
+
+
 def make_scheduler(app: Flask, *, interval_s: float = INTERVAL_S) -> BackgroundScheduler:
-    """A background scheduler that runs the job now and then every `interval_s` seconds."""
+    """A background scheduler that runs the month-boundary job now and then every
+    `interval_s` seconds, the notifications that are due every 30 seconds, and with a
+    Stripe key `sync-stripe` every TRACKER_SYNC_SECONDS and the reconciliations that are
+    due every hour."""
     scheduler = BackgroundScheduler(
         timezone=UTC,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -61,6 +103,35 @@ def make_scheduler(app: Flask, *, interval_s: float = INTERVAL_S) -> BackgroundS
         next_run_time=services.now(),
         replace_existing=True,
     )
+    scheduler.add_job(
+        notify_job,
+        IntervalTrigger(seconds=NOTIFY_EVERY_S, timezone=UTC),
+        args=[app],
+        id=NOTIFY_JOB_ID,
+        name="send notifications",
+        next_run_time=services.now(),
+        replace_existing=True,
+    )
+    sync_s = int(app.config.get("TRACKER_SYNC_SECONDS") or 0)
+    if app.config.get("STRIPE_SECRET_KEY") and sync_s > 0:
+        scheduler.add_job(
+            sync_job,
+            IntervalTrigger(seconds=sync_s, timezone=UTC),
+            args=[app],
+            id=SYNC_JOB_ID,
+            name="receive events the webhook missed",
+            next_run_time=services.now(),
+            replace_existing=True,
+        )
+        scheduler.add_job(
+            reconcile_job,
+            IntervalTrigger(seconds=RECONCILE_EVERY_S, timezone=UTC),
+            args=[app],
+            id=RECONCILE_JOB_ID,
+            name="reconcile with Stripe",
+            next_run_time=services.now(),
+            replace_existing=True,
+        )
     return scheduler
 
 

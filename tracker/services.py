@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from tracker import hotcache
+from tracker import hotcache, notifications
 from tracker.domain import money, periods, progress
 from tracker.domain.periods import Period as Month
 from tracker.domain.text import Message, Missing, Refusal, message
@@ -93,7 +93,10 @@ def parse_presets(text: str | list[str], currency: str) -> list[int]:
 
 
 def get_campaign(slug: str) -> Campaign | None:
-    """The campaign with this slug, or None."""
+    """The campaign with this slug, or None (also for text no slug can be, like a NUL from
+    a payload, which PostgreSQL would refuse even to compare)."""
+    if not SLUG_RE.fullmatch(slug or ""):
+        return None
     return db.session.scalar(select(Campaign).where(Campaign.slug == slug))
 
 
@@ -119,6 +122,8 @@ def create_campaign(
     locale: str = "en",
     allowed_origins: list[str] | None = None,
     preset_amounts: list[int] | None = None,
+    show_supporters: bool = False,
+    notify_kinds: list[str] | None = None,
 ) -> Campaign:
     """Create a campaign from validated values (milestones in minor units)."""
     slug = parse_slug(slug)
@@ -134,6 +139,8 @@ def create_campaign(
         milestones=money.validate_milestones(milestones),
         allowed_origins=parse_origins(allowed_origins or []),
         preset_amounts=list(preset_amounts or []),
+        show_supporters=show_supporters,
+        notify_kinds=list(notifications.KINDS if notify_kinds is None else notify_kinds),
         revision=1,
     )
     db.session.add(campaign)
@@ -156,6 +163,10 @@ def edit_campaign(campaign: Campaign, at: datetime, **changes: Any) -> Campaign:
         campaign.allowed_origins = parse_origins(changes["allowed_origins"])
     if changes.get("preset_amounts") is not None:
         campaign.preset_amounts = list(changes["preset_amounts"])
+    if changes.get("show_supporters") is not None:
+        campaign.show_supporters = bool(changes["show_supporters"])
+    if changes.get("notify_kinds") is not None:
+        campaign.notify_kinds = [k for k in notifications.KINDS if k in changes["notify_kinds"]]
     if changes.get("milestones") is not None:
         campaign.milestones = money.validate_milestones(changes["milestones"])
         current = period_for(campaign, at)
@@ -256,8 +267,10 @@ def record_donation(
     donor_name: str | None = None,
     refunded_minor: int = 0,
     disputed_minor: int = 0,
+    attribution: dict[str, str] | None = None,
 ) -> Donation:
     """Add a donation to the period of its `received_at` and update that period's total."""
+    source_of = attribution or {}
     if amount_minor <= 0 or amount_minor > money.MAX_MINOR:
         raise money.AmountError(message("amount must be between 1 and 10^12 minor units"))
     period = period_for(campaign, received_at)
@@ -274,6 +287,10 @@ def record_donation(
         donor_name=(donor_name or None) and donor_name[:200],
         refunded_minor=refunded_minor,
         disputed_minor=disputed_minor,
+        ref=source_of.get("ref"),
+        utm_source=source_of.get("utm_source"),
+        utm_medium=source_of.get("utm_medium"),
+        utm_campaign=source_of.get("utm_campaign"),
     )
     db.session.add(donation)
     db.session.flush()
@@ -339,16 +356,20 @@ def net(donation: Donation) -> int:
 
 
 def _add_to_period(period: Period, delta_minor: int, delta_count: int) -> None:
-    # One UPDATE with arithmetic in SQL: concurrent writers never lose an increment.
-    db.session.execute(
+    # One UPDATE with arithmetic in SQL: concurrent writers never lose an increment, and
+    # the row lock it takes orders them, so `after - delta` is what this change began from.
+    after = db.session.execute(
         update(Period)
         .where(Period.id == period.id)
         .values(
             raised_minor=Period.raised_minor + delta_minor,
             donations=Period.donations + delta_count,
         )
-    )
+        .returning(Period.raised_minor)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
     db.session.expire(period, ["raised_minor", "donations"])
+    notifications.milestones_crossed(period, int(after) - delta_minor, int(after), now())
 
 
 # --- checking ------------------------------------------------------------------

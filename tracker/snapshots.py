@@ -1,6 +1,8 @@
 """What the widget and the API show of a campaign: a snapshot of now, and SPEC's JSON.
 
-A snapshot reads one period row (its running total): no aggregate over donations.
+A snapshot reads one period row (its running total) and one indexed aggregate over the
+campaign's subscriptions: no aggregate over donations. The widget's reads build it once
+per campaign change and keep what they built (tracker.views.reads).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tracker import services
+from tracker import services, supporters
 from tracker.domain import money, periods, progress
 from tracker.extensions import db
 from tracker.models import Campaign, Period
@@ -26,6 +28,12 @@ class Snapshot:
     progress: progress.Progress
     days_left: int
     now: datetime
+    monthly: supporters.Monthly
+
+    @property
+    def expected_minor(self) -> int:
+        """Raised so far plus the renewals still due this month."""
+        return self.progress.raised_minor + self.monthly.due_minor
 
 
 def snapshot(campaign: Campaign, at: datetime) -> Snapshot:
@@ -37,6 +45,7 @@ def snapshot(campaign: Campaign, at: datetime) -> Snapshot:
         progress=progress.compute_progress(period.raised_minor, period.milestones),
         days_left=periods.days_left(at, services.campaign_zone(campaign)),
         now=at,
+        monthly=supporters.monthly(campaign, at, period.ends_at),
     )
 
 
@@ -74,6 +83,12 @@ def progress_json(snap: Snapshot, locale: str | None = None) -> dict[str, Any]:
         "percent": prog.percent,
         "goal_reached": prog.goal_reached,
         "donations": period.donations,
+        "monthly": {
+            "supporters": snap.monthly.supporters,
+            "pledged": amount_json(snap.monthly.pledged_minor, campaign.currency, loc),
+            "due": amount_json(snap.monthly.due_minor, campaign.currency, loc),
+        },
+        "expected": amount_json(snap.expected_minor, campaign.currency, loc),
     }
 
 

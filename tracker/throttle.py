@@ -1,8 +1,9 @@
 """Rate limits, counted with the `limits` library in RATELIMIT_STORAGE_URI's storage.
 
-Two are declared: Checkout Sessions per address (card testing) and failed admin logins
-per email and per address (password guessing). Each app has its own storage, so two apps
-in one process, or many processes on one Redis, each see the shared count they should.
+Three are declared: Checkout Sessions per address (card testing), customer portal sessions
+per address, and failed admin logins per email and per address (password guessing). Each
+app has its own storage, so two apps in one process, or many processes on one Redis, each
+see the shared count they should.
 A limit is checked where it applies; no hook runs on other requests.
 """
 
@@ -17,6 +18,7 @@ import limits.strategies
 from flask import Flask, current_app
 
 CHECKOUTS = limits.parse("20 per 10 minutes")
+PORTALS = limits.parse("20 per 10 minutes")  # customer portal sessions, per address
 LOGIN_FAILURES = limits.parse("10 per 15 minutes")
 
 _KEY = "tracker.throttle"

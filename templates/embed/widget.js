@@ -4,6 +4,18 @@
   var script = document.currentScript;
   if (!script || !script.src || !script.parentNode) return;
   var frameUrl = new URL({{ frame_path|tojson }}, script.src);
+  // Where the donation comes from: this page (origin and path) and its utm_ campaign
+  // tags, in the fragment, so the widget's cached answer is the same for every page.
+  var here = new URL(window.location.href);
+  var from = new URLSearchParams();
+  if (here.protocol === "https:" || here.protocol === "http:") {
+    from.set("ref", (here.origin + here.pathname).slice(0, 500));
+    ["utm_source", "utm_medium", "utm_campaign"].forEach(function (key) {
+      var value = here.searchParams.get(key);
+      if (value) from.set(key, value.slice(0, 500));
+    });
+  }
+  frameUrl.hash = from.toString();
   var iframe = document.createElement("iframe");
   var style = iframe.style;
   iframe.src = frameUrl.href;

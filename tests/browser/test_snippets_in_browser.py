@@ -15,7 +15,7 @@ import pytest
 import time_machine
 
 from tests import browsers
-from tests.factories import make_campaign, make_donation
+from tests.factories import make_campaign, make_donation, make_supporters
 from tracker import embeds, i18n
 from tracker.embeds import WidgetOptions
 
@@ -59,11 +59,19 @@ def host() -> Iterator[Host]:
     site.httpd.server_close()
 
 
-@pytest.fixture()
-def served(make_app, db) -> Iterator[tuple[str, object]]:
+@pytest.fixture(params=["plain", "supporters"])
+def served(request, make_app, db) -> Iterator[tuple[str, object]]:
+    """The widget as it is, and with its supporters line ("1,234 MONTHLY SUPPORTERS")."""
     with time_machine.travel(DEC_2, tick=False):
-        campaign = make_campaign("southfront", currency="EUR", milestones=[0, 2500000, 5000000])
+        campaign = make_campaign(
+            "southfront",
+            currency="EUR",
+            milestones=[0, 2500000, 5000000],
+            show_supporters=request.param == "supporters",
+        )
         make_donation(campaign, 2180055)
+        if request.param == "supporters":
+            make_supporters(campaign, 1234)
         with browsers.serving(make_app()) as base:
             yield base, campaign
 
@@ -162,7 +170,8 @@ def test_screenshots_of_every_language(served, theme) -> None:
             )
             for lang in i18n.SHIPPED:
                 page.goto(f"{base}/embed/southfront?lang={lang}&theme={theme}")
-                target = ARTIFACTS / f"widget-{lang}-{theme}-{width}.png"
+                extra = "-supporters" if campaign.show_supporters else ""
+                target = ARTIFACTS / f"widget-{lang}-{theme}-{width}{extra}.png"
                 page.locator(".w").screenshot(path=str(target))
                 assert target.stat().st_size > 1000
                 direction = page.evaluate("document.documentElement.dir")

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -188,12 +189,13 @@ def test_script_tag_embeds_a_fitted_iframe_that_opens_the_donate_page(
     assert leaked == []
     assert context.cookies() == []
 
-    # "Support us" opens the donate page in a new tab.
+    # "Support us" opens the donate page in a new tab, with the article as where it came from.
     with context.expect_page() as new_tab:
         frame.click(".btn")
     donate = new_tab.value
     donate.wait_for_load_state()
-    assert donate.url == f"{server}/donate/southfront"
+    article = quote(f"{host.origin}/article", safe="")
+    assert donate.url == f"{server}/donate/southfront?ref={article}"
 
 
 def test_svg_renders_in_an_img(server, host, context, db, monkeypatch) -> None:

@@ -29,7 +29,13 @@ from tracker.models import (
 from tracker.views.admin import safe_next
 
 NOV_23 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
-URL_ARGS = {"slug": "southfront", "donation_id": 1, "review_id": 1}
+URL_ARGS = {
+    "slug": "southfront",
+    "donation_id": 1,
+    "review_id": 1,
+    "notification_id": 1,
+    "event_id": "evt_1",
+}
 
 
 @pytest.fixture()
@@ -732,6 +738,8 @@ def test_csv_export_streams_the_month_neutralised(nov23, admin_client) -> None:
         "source",
         "external_key",
         "donor",
+        "ref",
+        "utm_campaign",
     ]
     assert len(rows) == 1 + len(evil) + 1
     assert rows[1][1] == "2026-11-02T01:00:00+01:00"
@@ -773,7 +781,8 @@ def test_csv_of_an_empty_month_has_the_header(admin_client) -> None:
     make_campaign("southfront")
     response = admin_client.get("/admin/campaigns/southfront/export.csv?month=2020-01")
     assert response.get_data(as_text=True).splitlines() == [
-        "id,received_at,amount,currency,net,refunded,disputed,source,external_key,donor"
+        "id,received_at,amount,currency,net,refunded,disputed,source,external_key,donor,"
+        "ref,utm_campaign"
     ]
 
 

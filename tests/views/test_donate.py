@@ -97,7 +97,7 @@ def test_one_off_donation_creates_the_session_spec_describes(client, campaign, s
         "adaptive_pricing[enabled]": "false",
         "metadata[campaign]": "southfront",
         "payment_intent_data[metadata][campaign]": "southfront",
-        "success_url": "http://localhost/donate/southfront/thanks",
+        "success_url": "http://localhost/donate/southfront/thanks?session_id={CHECKOUT_SESSION_ID}",
         "cancel_url": "http://localhost/donate/southfront",
     }
 
@@ -114,6 +114,9 @@ def test_monthly_donation_is_a_subscription(client, campaign, stripe_api) -> Non
     assert params["adaptive_pricing[enabled]"] == "false"
     assert not any(key.startswith("payment_intent_data") for key in params)
     assert "submit_type" not in params
+    assert params["success_url"] == (
+        "http://localhost/donate/southfront/thanks?monthly=1&session_id={CHECKOUT_SESSION_ID}"
+    )
 
 
 def test_a_typed_amount_wins_over_a_preset(client, campaign, stripe_api) -> None:

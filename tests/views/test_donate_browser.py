@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import html
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from tests import browsers
+from tests import stripe_events as se
 from tests.factories import make_campaign
 
 pytestmark = browsers.MARKS
@@ -55,3 +58,44 @@ def test_donate_in_chromium(server) -> None:
         page.click("button:has-text('Continue to payment')")
         assert "smallest donation is 0.50 $" in page.inner_text(".error")
         assert len(stub.calls) == 2
+
+
+def test_thanks_then_manage_then_the_portal_then_back(server) -> None:
+    """After a monthly donation: thanks → "Manage your monthly donation" → Stripe's customer
+    portal (stubbed at the HTTP level: the stand-in API, then the portal page routed) → its
+    return link → the donate page."""
+    base, stub = server
+    make_campaign("southfront", preset_amounts=[500, 1000, 2500])
+    session = se.example("checkout.session")
+    session.update(
+        id="cs_test_browser",
+        mode="subscription",
+        status="complete",
+        customer="cus_test_browser",
+        created=int(time.time()) - 60,
+        metadata={"campaign": "southfront"},
+    )
+    stub.objects["cs_test_browser"] = session
+
+    def portal(route) -> None:
+        [made] = stub.calls_to("POST", "/v1/billing_portal/sessions")
+        back = html.escape(made.form["return_url"])
+        route.fulfill(
+            status=200,
+            content_type="text/html",
+            body=f"<h1>Customer portal</h1><a id='back' href='{back}'>Return to Support us</a>",
+        )
+
+    with browsers.chromium() as browser:
+        page = browser.new_page(viewport={"width": 375, "height": 740})
+        page.route("https://billing.stripe.com/**", portal)
+        page.goto(f"{base}/donate/southfront/thanks?monthly=1&session_id=cs_test_browser")
+        page.screenshot(path=str(browsers.ARTIFACTS / "thanks-monthly-375.png"), full_page=True)
+        page.click("button:has-text('Manage your monthly donation')")
+        page.wait_for_url("https://billing.stripe.com/**")
+        assert page.inner_text("h1") == "Customer portal"
+        [made] = stub.calls_to("POST", "/v1/billing_portal/sessions")
+        assert made.form["customer"] == "cus_test_browser"
+        page.click("#back")
+        page.wait_for_url(f"{base}/donate/southfront")
+        assert page.inner_text("h1") == "Support us"

@@ -113,6 +113,16 @@ BUTTON = message("Support us")
 GOAL_REACHED = message("Goal reached")
 
 
+def supporters_text(count: int) -> Message | None:
+    """The widget's supporters line ("57 monthly supporters"; the view upper-cases it), or
+    None while there are none to show."""
+    if count < 1:
+        return None
+    return plural_message(
+        "%(num)s monthly supporter", "%(num)s monthly supporters", count, num=count
+    )
+
+
 @dataclass(frozen=True)
 class Tick:
     """A milestone on the bar: its position (percent of the bar) and whether it gets a label."""

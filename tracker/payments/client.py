@@ -1,4 +1,5 @@
-"""Everything that talks to Stripe's API: the client, Checkout, refunds, webhook signatures.
+"""Everything that talks to Stripe's API: the client, Checkout, refunds, the customer portal,
+webhook signatures.
 
 This is the only module that imports `stripe`. Amounts cross into Stripe's units here,
 through tracker.payments.units, with the currency of each call.
@@ -7,7 +8,11 @@ through tracker.payments.units, with the currency of each call.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import stripe
@@ -15,6 +20,9 @@ from flask import current_app
 
 from tracker.domain import money
 from tracker.payments import events, units
+from tracker.payments.fields import unix
+
+SESSION_ID_RE = re.compile(r"cs_(?:test|live)_[A-Za-z0-9]{1,250}")
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +80,8 @@ class CheckoutRequest:
     success_url: str
     cancel_url: str
     idempotency_key: str
+    # Where it comes from (ref, utm_...): Checkout metadata, then the donation's.
+    attribution: dict[str, str] = field(default_factory=dict)
 
 
 def checkout_params(req: CheckoutRequest) -> dict[str, Any]:
@@ -81,7 +91,7 @@ def checkout_params(req: CheckoutRequest) -> dict[str, Any]:
         "unit_amount": units.to_stripe(req.amount_minor, req.currency),
         "product_data": {"name": f"Donation to {req.campaign_name}"[:250]},
     }
-    metadata = {"campaign": req.campaign_slug}
+    metadata = {"campaign": req.campaign_slug, **req.attribution}
     params: dict[str, Any] = {
         "line_items": [{"price_data": price_data, "quantity": 1}],
         "adaptive_pricing": {"enabled": False},
@@ -156,6 +166,137 @@ def create_refund(
         raise PaymentError(exc.user_message or "Stripe did not create the refund") from exc
     log.info("refund created payment_intent=%s refund=%s", payment_intent_id, refund.id)
     return str(refund.id)
+
+
+# --- the customer portal -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FinishedCheckout:
+    """What the thanks page needs to know of a Checkout Session."""
+
+    session_id: str
+    complete: bool
+    mode: str | None
+    campaign: str | None
+    customer_id: str | None
+    created_at: datetime | None
+
+
+def retrieve_checkout(session_id: str) -> FinishedCheckout:
+    """The Checkout Session as Stripe has it (LookupError if Stripe knows no such session)."""
+    if not SESSION_ID_RE.fullmatch(session_id):
+        raise LookupError("not a Checkout Session id")
+    try:
+        session = client().v1.checkout.sessions.retrieve(session_id)
+    except stripe.InvalidRequestError as exc:
+        if exc.http_status == 404:
+            raise LookupError("Stripe knows no such Checkout Session") from exc
+        raise PaymentError("Stripe refused to read the Checkout Session") from exc
+    except stripe.StripeError as exc:
+        log.warning("checkout session not read status=%s code=%s", exc.http_status, exc.code)
+        raise PaymentError("Stripe did not answer") from exc
+    found = session.to_dict()
+    metadata = found.get("metadata") or {}
+    customer = found.get("customer")
+    if isinstance(customer, dict):
+        customer = customer.get("id")
+    created = found.get("created")
+    return FinishedCheckout(
+        session_id=session_id,
+        complete=found.get("status") == "complete",
+        mode=found.get("mode"),
+        campaign=metadata.get("campaign") if isinstance(metadata, dict) else None,
+        customer_id=customer if isinstance(customer, str) and customer else None,
+        created_at=unix(created) if isinstance(created, int) else None,
+    )
+
+
+def create_portal_session(customer_id: str, return_url: str) -> str:
+    """A billing portal session for the customer; its https URL (PaymentError otherwise)."""
+    try:
+        portal = client().v1.billing_portal.sessions.create(
+            params={"customer": customer_id, "return_url": return_url}
+        )
+    except stripe.StripeError as exc:
+        log.warning("portal session failed status=%s code=%s", exc.http_status, exc.code)
+        raise PaymentError("Stripe did not create the portal session") from exc
+    url = str(getattr(portal, "url", "") or "")
+    if not url.startswith("https://"):
+        log.warning("portal session url is not https")
+        raise PaymentError("Stripe returned a portal URL that is not https")
+    return url
+
+
+# --- lists and objects (sync and reconcile) ----------------------------------------
+
+# How often a list is resumed after Stripe's 429 (the library retries 5xx and network
+# errors itself, max_network_retries times, with its own backoff).
+RATE_LIMIT_RETRIES = 5
+LISTS = ("events", "payment_intents", "invoices", "charges", "disputes")
+
+
+def listed(kind: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every object of one of Stripe's lists, page by page (the library's
+    auto_paging_iter: one page in memory at a time), as plain dicts.
+
+    A 429 resumes the list after the last object given, waiting longer each time; what
+    still fails is PaymentError.
+    """
+    if kind not in LISTS:
+        raise ValueError(f"not a list tracker reads: {kind}")
+    after: str | None = None
+    waited = 0
+    while True:
+        page_params = {"limit": 100, **params, **({"starting_after": after} if after else {})}
+        try:
+            service = getattr(client().v1, kind)
+            for item in service.list(params=page_params).auto_paging_iter():
+                found = item.to_dict(for_json=True)
+                after = str(found.get("id") or "") or after
+                waited = 0
+                yield found
+            return
+        except stripe.RateLimitError as exc:
+            waited += 1
+            if waited > RATE_LIMIT_RETRIES:
+                raise PaymentError(f"Stripe kept answering 429 to /v1/{kind}") from exc
+            _pause(waited)
+        except stripe.StripeError as exc:
+            log.warning("list failed kind=%s status=%s code=%s", kind, exc.http_status, exc.code)
+            raise PaymentError(
+                f"Stripe answered {exc.http_status or 'nothing'} to /v1/{kind}"
+            ) from exc
+
+
+def retrieved(kind: str, object_id: str, expand: list[str]) -> dict[str, Any] | None:
+    """One object by id (payment_intents, invoices, charges), or None when Stripe has none."""
+    if kind not in ("payment_intents", "invoices", "charges"):
+        raise ValueError(f"not an object tracker reads: {kind}")
+    fetch: Callable[..., Any] = getattr(client().v1, kind).retrieve
+    for attempt in range(1, RATE_LIMIT_RETRIES + 2):
+        try:
+            found: dict[str, Any] = fetch(object_id, params={"expand": expand}).to_dict(
+                for_json=True
+            )
+            return found
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                return None
+            raise PaymentError(f"Stripe refused to read {object_id}") from exc
+        except stripe.RateLimitError as exc:
+            if attempt > RATE_LIMIT_RETRIES:
+                raise PaymentError(f"Stripe kept answering 429 for {object_id}") from exc
+            _pause(attempt)
+        except stripe.StripeError as exc:
+            raise PaymentError(f"Stripe answered {exc.http_status or 'nothing'}") from exc
+    raise PaymentError(f"Stripe kept answering 429 for {object_id}")  # pragma: no cover
+
+
+def _pause(attempt: int) -> None:
+    """Wait before trying again: STRIPE_RETRY_DELAY_S, doubled each time, at most 30 s."""
+    base = float(current_app.config.get("STRIPE_RETRY_DELAY_S", 1.0))
+    time.sleep(min(base * 2 ** (attempt - 1), 30.0))
 
 
 # --- webhooks ------------------------------------------------------------------

@@ -3,7 +3,8 @@
 `load` parses a body (400 for what cannot be parsed), `envelope` reads what every event has
 (400 when it cannot be stored under its id), and `parse_event` turns the object of a
 handled type into one fact for the ledger (tracker.ledger): a Payment, Refund, Dispute,
-or InvoiceLink, or Ignored with the reason. Amounts come out in our
+InvoiceLink, SubscriptionState or FailedRenewal (tracker.payments.subscriptions), or
+Ignored with the reason. Amounts come out in our
 minor units (units.from_stripe, with the payload's own currency); times as aware UTC
 datetimes.
 
@@ -21,21 +22,30 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tracker.payments import subscriptions
 from tracker.payments.fields import (
-    ATTRIBUTION_KEYS,
     Reader,
     Rejected,
+    attribution,
+    campaign_of,
     in_range,
+    invoice_metadata,
+    invoice_subscription,
     is_int,
     shown,
     unix,
 )
+from tracker.payments.subscriptions import FailedRenewal, SubscriptionState
 
 CHECKOUT_PAID = frozenset(
     {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
 )
 COUNTED = CHECKOUT_PAID | {"payment_intent.succeeded", "invoice.paid"}
-HANDLED = COUNTED | {"invoice_payment.paid", "charge.refunded", "charge.dispute.closed"}
+HANDLED = (
+    COUNTED
+    | {"invoice_payment.paid", "charge.refunded", "charge.dispute.closed"}
+    | subscriptions.HANDLED
+)
 
 MAX_DEPTH = 100
 _EVENT_ID_RE = re.compile(r"evt_[A-Za-z0-9_]{1,251}")
@@ -107,7 +117,7 @@ class Ignored:
     reason: str
 
 
-Fact = Payment | Refund | Dispute | InvoiceLink | Ignored
+Fact = Payment | Refund | Dispute | InvoiceLink | SubscriptionState | FailedRenewal | Ignored
 
 
 @dataclass(frozen=True)
@@ -173,18 +183,35 @@ def parse_event(event: dict[str, Any], now: datetime) -> Fact:
         raise Rejected("'data.object' is not an object")
     if head.type not in HANDLED:
         return Ignored("ignored_type")
+    return _fact(head.type, Reader(obj, now), head.id, head.created_at)
+
+
+def parse_object(kind: str, obj: dict[str, Any], now: datetime) -> Fact:
+    """The fact an event of type `kind` carrying `obj` would report (Rejected if none can),
+    for objects read from Stripe's API rather than delivered (tracker.payments.records)."""
+    if kind not in HANDLED:
+        return Ignored("ignored_type")
     read = Reader(obj, now)
-    if head.type in CHECKOUT_PAID:
+    return _fact(kind, read, "", read.instant("created"))
+
+
+def _fact(kind: str, read: Reader, event_id: str, created: datetime) -> Fact:
+    if kind in CHECKOUT_PAID:
         return _checkout(read)
-    if head.type == "payment_intent.succeeded":
+    if kind == "payment_intent.succeeded":
         return _payment_intent(read)
-    if head.type == "invoice.paid":
+    if kind == "invoice.paid":
         return _invoice(read)
-    if head.type == "invoice_payment.paid":
+    if kind == "invoice_payment.paid":
         return _invoice_link(read)
-    if head.type == "charge.refunded":
+    if kind == "charge.refunded":
         return _refund(read)
-    return _dispute(read, head.created_at)
+    if kind in subscriptions.STATES:
+        return subscriptions.state(read, kind, event_id, created)
+    if kind == subscriptions.FAILED:
+        failed = subscriptions.failed_renewal(read, created)
+        return failed or Ignored("ignored_no_subscription")
+    return _dispute(read, created)
 
 
 # --- each type -------------------------------------------------------------------
@@ -206,17 +233,17 @@ def _checkout(read: Reader) -> Fact:
         payment_intent_id=intent,
         amount_minor=amount,
         currency=currency,
-        campaign=_campaign(metadata),
+        campaign=campaign_of(metadata),
         frequency="once",
         paid_at=read.instant("created"),
         own_time=False,
-        attribution=_attribution(metadata),
+        attribution=attribution(metadata),
     )
 
 
 def _payment_intent(read: Reader) -> Fact:
     metadata = read.metadata("metadata")
-    campaign = _campaign(metadata)
+    campaign = campaign_of(metadata)
     if campaign is None:  # an invoice's, or another product's: not ours to count
         return Ignored("ignored_no_campaign")
     intent = read.required_id("id")
@@ -233,7 +260,7 @@ def _payment_intent(read: Reader) -> Fact:
         frequency="once",
         paid_at=read.instant("created"),
         own_time=True,
-        attribution=_attribution(metadata),
+        attribution=attribution(metadata),
     )
 
 
@@ -243,18 +270,18 @@ def _invoice(read: Reader) -> Fact:
     amount = read.amount("amount_paid", currency)
     if amount == 0:  # a free trial's, say
         return Ignored("ignored_zero_amount")
-    metadata = _invoice_metadata(read)
+    metadata = invoice_metadata(read)
     return Payment(
         key=invoice_id,
         payment_intent_id=_invoice_intent(read),
         amount_minor=amount,
         currency=currency,
-        campaign=_campaign(metadata),
+        campaign=campaign_of(metadata),
         frequency="monthly",
         paid_at=read.instant("created"),
         own_time=True,
-        subscription_id=_invoice_subscription(read),
-        attribution=_attribution(metadata),
+        subscription_id=invoice_subscription(read),
+        attribution=attribution(metadata),
     )
 
 
@@ -296,37 +323,6 @@ def _dispute(read: Reader, decided_at: datetime) -> Fact:
         currency=currency,
         decided_at=decided_at,
     )
-
-
-# --- where the campaign is -------------------------------------------------------
-
-
-def _campaign(metadata: dict[str, str]) -> str | None:
-    value = metadata.get("campaign", "").strip()
-    return value or None
-
-
-def _attribution(metadata: dict[str, str]) -> dict[str, str]:
-    return {key: metadata[key] for key in ATTRIBUTION_KEYS if metadata.get(key)}
-
-
-def _invoice_metadata(read: Reader) -> dict[str, str]:
-    """The subscription's metadata, wherever this API version puts it, else the invoice's."""
-    parent = read.child("parent")
-    details = parent.child("subscription_details") if parent else None
-    for candidate in (details, read.child("subscription_details")):
-        if candidate is not None:
-            metadata = candidate.metadata("metadata")
-            if _campaign(metadata):
-                return metadata
-    return read.metadata("metadata")
-
-
-def _invoice_subscription(read: Reader) -> str | None:
-    parent = read.child("parent")
-    details = parent.child("subscription_details") if parent else None
-    found = details.id("subscription") if details else None
-    return found or read.id("subscription")  # API versions before 2025-03-31
 
 
 def _invoice_intent(read: Reader) -> str | None:

@@ -41,8 +41,9 @@ def unix(value: int) -> datetime | None:
         return None
 
 
-def in_range(at: datetime, now: datetime) -> bool:
-    return at.year >= 1970 and at <= min(now + FUTURE_SLACK, LATEST)
+def in_range(at: datetime, now: datetime, until: datetime | None = None) -> bool:
+    """From 1970 to a day past now (or to `until`, for what may lie ahead)."""
+    return at.year >= 1970 and at <= min(until or now + FUTURE_SLACK, LATEST)
 
 
 def shown(value: Any) -> str:
@@ -151,12 +152,12 @@ class Reader:
             raise Rejected(f"{self._name(key)} of {value} is past 10^12 minor units")
         return minor
 
-    def optional_instant(self, key: str) -> datetime | None:
+    def optional_instant(self, key: str, until: datetime | None = None) -> datetime | None:
         value = self.obj.get(key)
         if value is None:
             return None
         at = unix(value) if is_int(value) else None
-        if at is None or not in_range(at, self.now):
+        if at is None or not in_range(at, self.now, until):
             raise Rejected(f"{self._name(key)} is out of range: {shown(value)}")
         return at
 
@@ -176,3 +177,37 @@ class Reader:
         reader = Reader(value, self.now, f"{self.where}{key}.")
         found = {name: reader.text(name) for name in METADATA_KEYS}
         return {name: text for name, text in found.items() if text}
+
+
+# --- where the campaign is -------------------------------------------------------
+
+
+def campaign_of(metadata: dict[str, str]) -> str | None:
+    """The campaign slug a payload's metadata names, if any."""
+    value = metadata.get("campaign", "").strip()
+    return value or None
+
+
+def attribution(metadata: dict[str, str]) -> dict[str, str]:
+    """Where the donation came from (ref, utm_...), as the donate page sent it."""
+    return {key: metadata[key] for key in ATTRIBUTION_KEYS if metadata.get(key)}
+
+
+def invoice_metadata(read: Reader) -> dict[str, str]:
+    """The subscription's metadata, wherever this API version puts it, else the invoice's."""
+    parent = read.child("parent")
+    details = parent.child("subscription_details") if parent else None
+    for candidate in (details, read.child("subscription_details")):
+        if candidate is not None:
+            metadata = candidate.metadata("metadata")
+            if campaign_of(metadata):
+                return metadata
+    return read.metadata("metadata")
+
+
+def invoice_subscription(read: Reader) -> str | None:
+    """The subscription an invoice bills, wherever this API version names it."""
+    parent = read.child("parent")
+    details = parent.child("subscription_details") if parent else None
+    found = details.id("subscription") if details else None
+    return found or read.id("subscription")  # API versions before 2025-03-31

@@ -176,7 +176,7 @@ def formatting() -> dict[str, Any]:
         "number": number,
         "percent": percent,
         "action_label": action_label,
-        "frame_height": embeds.SNIPPET_FRAME_HEIGHT_PX,  # previews never clip the button
+        "frame_height": embeds.frame_height,  # previews never clip the button
         "net": services.net,
         "languages": LANGUAGES,
         "current_language": i18n.language(locale),
@@ -198,6 +198,9 @@ AUDIT_ACTIONS = {
     "stripe_refund_started": message("Stripe refund started"),
     "review_assigned": message("payment assigned from review"),
     "rejected_event_seen": message("rejected event marked seen"),
+    "reconcile_run": message("reconciled with Stripe"),
+    "reconcile_failed": message("reconciling with Stripe failed"),
+    "notification_resent": message("notification sent again"),
 }
 
 # The languages an admin may pick, each named in itself.
@@ -280,4 +283,9 @@ def logout() -> Any:
 
 
 # The pages register themselves on the blueprint above.
-from tracker.views.admin import campaign_pages, donation_pages, review_pages  # noqa: E402, F401
+from tracker.views.admin import (  # noqa: E402, F401
+    campaign_pages,
+    donation_pages,
+    newsroom_pages,
+    review_pages,
+)

@@ -1,4 +1,4 @@
-"""The dashboard's overview, campaigns, embed snippets and months."""
+"""The dashboard's overview, campaigns, embed snippets, months and monthly supporters."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 
 from tracker import admin_services as ops
-from tracker import embeds, i18n, reports, services, snapshots
-from tracker.domain.text import message
+from tracker import embeds, i18n, payments, reconcile, reports, services, snapshots
+from tracker import supporters as supporters_of
+from tracker.domain.periods import Period as Month
+from tracker.domain.text import message, plural_message
 from tracker.extensions import db
 from tracker.forms import CampaignForm
 from tracker.models import Campaign
@@ -24,7 +26,14 @@ def overview() -> Any:
     cards = []
     for campaign in ops.campaigns():
         snap = snapshots.snapshot(campaign, at)
-        cards.append({"campaign": campaign, "snap": snap, "month": services.month_of(snap.period)})
+        cards.append(
+            {
+                "campaign": campaign,
+                "snap": snap,
+                "month": services.month_of(snap.period),
+                "reconciled": reconcile.latest(campaign),
+            }
+        )
     latest = ops.latest_donations(10)
     db.session.commit()  # the current months may have just been created
     return render_template("admin/overview.html", cards=cards, latest=latest)
@@ -52,6 +61,8 @@ def campaigns() -> Any:
             milestones=values["milestones"],
             allowed_origins=values["allowed_origins"],
             preset_amounts=values["preset_amounts"],
+            show_supporters=values["show_supporters"],
+            notify_kinds=values["notify_kinds"],
         )
         services.period_for(campaign, services.now())
         ops.audit(actor(), "campaign_created", campaign=campaign.slug, settings=_settings(campaign))
@@ -70,6 +81,8 @@ def _settings(campaign: Campaign) -> dict[str, Any]:
         "milestones": list(campaign.milestones),
         "preset_amounts": list(campaign.preset_amounts),
         "allowed_origins": list(campaign.allowed_origins),
+        "show_supporters": campaign.show_supporters,
+        "notify_kinds": list(campaign.notify_kinds or []),
     }
 
 
@@ -108,8 +121,10 @@ def months() -> Any:
     campaign = selected_campaign()
     if campaign is None:
         return render_template("admin/months.html", campaign=None)
+    at = services.now()
+    snap = snapshots.snapshot(campaign, at)
     rows = ops.months(campaign)
-    chart = reports.chart(campaign, services.now(), str(get_locale() or i18n.DEFAULT))
+    chart = reports.chart(campaign, at, str(get_locale() or i18n.DEFAULT))
     db.session.commit()
     return render_template(
         "admin/months.html",
@@ -117,5 +132,86 @@ def months() -> Any:
         campaigns=ops.campaigns(),
         rows=rows,
         chart=chart,
+        snap=snap,
         month_of=services.month_of,
     )
+
+
+# --- supporters ----------------------------------------------------------------
+
+
+@admin.get("/supporters")
+def supporters() -> Any:
+    campaign = selected_campaign()
+    if campaign is None:
+        return render_template("admin/supporters.html", campaign=None)
+    at = services.now()
+    snap = snapshots.snapshot(campaign, at)
+    period = snap.period
+    db.session.commit()
+    return render_template(
+        "admin/supporters.html",
+        campaign=campaign,
+        campaigns=ops.campaigns(),
+        snap=snap,
+        month=services.month_of(period),
+        rows=supporters_of.supporters(campaign, at, period.ends_at),
+        cancelled=supporters_of.cancelled_between(campaign, period.starts_at, period.ends_at),
+        failed=supporters_of.failed_between(campaign, period.starts_at, period.ends_at),
+    )
+
+
+# --- reconciliation with Stripe --------------------------------------------------
+
+
+@admin.get("/reconcile")
+def reconciliations() -> Any:
+    campaign = selected_campaign()
+    if campaign is None:
+        return render_template("admin/reconcile.html", campaign=None)
+    runs = reconcile.history(campaign, 12)
+    return render_template(
+        "admin/reconcile.html",
+        campaign=campaign,
+        campaigns=ops.campaigns(),
+        runs=runs,
+        last=runs[0] if runs else None,
+        run_month=lambda run: Month(run.year, run.month),
+        default_month=services.month_of(services.period_for(campaign, services.now())).key,
+    )
+
+
+@admin.post("/reconcile")
+def run_reconcile() -> Any:
+    campaign = services.require_campaign(request.form.get("campaign", ""))
+    month = ops.parse_month(request.form.get("month", ""), campaign)
+    apply = request.form.get("apply") == "1"
+    try:
+        run = reconcile.reconcile(campaign, month, apply=apply)
+    except payments.PaymentError:
+        ops.audit(actor(), "reconcile_failed", campaign=campaign.slug, month=month.key)
+        db.session.commit()
+        flash(i18n.text(message("Stripe could not be reached; nothing was changed.")))
+        return redirect(url_for("admin.reconciliations", campaign=campaign.slug), code=303)
+    ops.audit(
+        actor(),
+        "reconcile_run",
+        campaign=campaign.slug,
+        month=month.key,
+        apply=apply,
+        differences=len(run.differences),
+        mended=run.mended,
+    )
+    db.session.commit()
+    flash(
+        i18n.text(
+            plural_message(
+                "Reconciled %(month)s: %(num)s difference.",
+                "Reconciled %(month)s: %(num)s differences.",
+                len(run.differences),
+                month=month.key,
+                num=len(run.differences),
+            )
+        )
+    )
+    return redirect(url_for("admin.reconciliations", campaign=campaign.slug), code=303)

@@ -7,7 +7,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 
 from tracker import admin_services as ops
-from tracker import i18n, inbox, services
+from tracker import i18n, inbox, services, supporters
 from tracker.domain.text import Refusal, message
 from tracker.extensions import db
 from tracker.forms import AssignForm
@@ -25,6 +25,7 @@ def review() -> Any:
         payments=ops.review_queue(include_resolved=show_all),
         show_all=show_all,
         rejected=inbox.rejected_events(include_seen=show_seen),
+        subscriptions=supporters.kept_for_review(),
         show_seen=show_seen,
         form=AssignForm(campaigns=ops.campaigns()),
     )
