@@ -22,12 +22,13 @@ import pytest
 
 from tests import browsers
 from tests import stripe_events as se
-from tests.adminkit import EMAIL, PASSWORD, make_admin
+from tests.adminkit import EMAIL, PASSWORD, fill_dashboard, make_admin
 from tests.factories import make_campaign, make_donation
 from tracker.extensions import db as sa_db
 from tracker.models import ReviewPayment
 
 ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = browsers.ARTIFACTS
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 VNU = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 NOV_24 = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -66,6 +67,10 @@ ADMIN = [
     "/admin/months?campaign=southfront",
     "/admin/review?all=1",
     "/admin/audit",
+    "/admin/supporters?campaign=southfront",
+    "/admin/reconcile?campaign=southfront",
+    "/admin/notifications",
+    "/admin/sources?campaign=southfront",
     "/admin/campaigns/nope",
 ]
 
@@ -73,7 +78,11 @@ ADMIN = [
 @pytest.fixture()
 def site(make_app, db) -> Iterator[str]:
     """An app on a port, with a campaign, donations, a payment for review, a rejected event."""
-    served = make_app(SESSION_COOKIE_SECURE=False)
+    served = make_app(
+        SESSION_COOKIE_SECURE=False,
+        TRACKER_NOTIFY_WEBHOOK_URL="http://127.0.0.1:9/hook",
+        TRACKER_NOTIFY_WEBHOOK_SECRET="audit",
+    )
     campaign = make_campaign("southfront", preset_amounts=[500, 1000, 2500])
     make_campaign("berlin", currency="EUR", locale="de_DE", timezone="Europe/Berlin")
     make_donation(campaign, 150000, NOV_24, donor_name="Ada")
@@ -96,6 +105,7 @@ def site(make_app, db) -> Iterator[str]:
     client = served.test_client()
     big = se.payment_intent(intent_id="pi_big", amount=2**62, created=NOV_24)
     assert se.deliver(client, se.event("payment_intent.succeeded", big, event_id="evt_big"))
+    fill_dashboard(client, campaign)
     with browsers.serving(served) as base:
         yield base
 
@@ -169,6 +179,9 @@ def test_every_page_passes_the_nu_checker_and_axe(site, tmp_path) -> None:
                     continue
                 page.goto(site + url)
                 page.wait_for_load_state("load")
+                if width == 1200 and url.startswith("/admin"):  # the desktop's look, to see
+                    name = url.strip("/").replace("/", "-").split("?")[0]
+                    page.screenshot(path=str(ARTIFACTS / f"{name}-1200.png"), full_page=True)
                 findings += [f"{url} at {width}px: {f}" for f in _axe(page)]
                 if width == 1200:  # the markup is the same at any width
                     source = context.request.get(site + url).text()

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests import browsers
-from tests.adminkit import EMAIL, PASSWORD, make_admin
+from tests.adminkit import EMAIL, PASSWORD, fill_dashboard, make_admin
 from tracker.extensions import db as sa_db
 from tracker.models import ReviewPayment
 
@@ -146,11 +146,15 @@ ADMIN_PAGES = [
     "/admin/months?campaign=southfront",
     "/admin/review?all=1",
     "/admin/audit",
+    "/admin/supporters?campaign=southfront",
+    "/admin/reconcile?campaign=southfront",
+    "/admin/notifications",
+    "/admin/sources?campaign=southfront",
 ]
 
 
 @pytest.mark.parametrize("lang", ["en", "de", "ar"])
-def test_on_a_phone_nothing_is_cut_off(server, browser, lang) -> None:
+def test_on_a_phone_nothing_is_cut_off(app, server, browser, lang) -> None:
     """At 375 px every page fits the screen: tables become cards, the actions stay in view."""
     from tests.factories import make_campaign, make_donation
 
@@ -172,6 +176,7 @@ def test_on_a_phone_nothing_is_cut_off(server, browser, lang) -> None:
         )
     )
     sa_db.session.commit()
+    fill_dashboard(app.test_client(), campaign)
     make_admin()
     context = browser.new_context(
         viewport={"width": 375, "height": 800}, locale=lang, reduced_motion="reduce"
