@@ -1,4 +1,9 @@
-"""Use cases: load rows, call the domain, write. Services flush; callers commit."""
+"""Use cases: load rows, call the domain, write. Services flush; callers commit.
+
+Just over 400 lines: every use case that changes a month's total (a donation recorded,
+refunded, disputed, voided, moved) goes through `_add_to_period` here, the one place that
+writes the running sum, bumps the revision and notes a crossed milestone.
+"""
 
 from __future__ import annotations
 
