@@ -219,7 +219,7 @@ def apply_dispute(dispute: Dispute) -> str:
         return "dispute_stale"
     adjustment.dispute_status = dispute.status
     adjustment.dispute_event_at = dispute.decided_at
-    adjustment.disputed_minor = dispute.amount_minor if dispute.status == "lost" else 0
+    adjustment.disputed_minor = dispute.taken_minor
     adjustment.updated_at = services.now()
     db.session.flush()
     donation = donation_for_intent(intent)
@@ -294,9 +294,7 @@ def pending_adjustment(payment_intent_id: str | None) -> tuple[int, int]:
     found = _adjustment(payment_intent_id) if payment_intent_id else None
     if found is None:
         return 0, 0
-    # Only a lost dispute takes money out (SPEC); a won or open one does not.
-    disputed = found.disputed_minor if found.dispute_status in (None, "lost") else 0
-    return found.refunded_minor, disputed
+    return found.refunded_minor, found.disputed_minor
 
 
 def _adjustment(payment_intent_id: str) -> PaymentAdjustment | None:

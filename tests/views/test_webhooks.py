@@ -544,6 +544,19 @@ def test_dispute_decisions_arriving_out_of_order(client, campaign) -> None:
     assert totals() == {("southfront", 2026, 11): (5000, 1)}
 
 
+@pytest.mark.parametrize("first", ["lost", "won"])
+def test_dispute_decisions_in_one_second_the_win_stands(client, campaign, first) -> None:
+    """Two decisions stamped with the same second, in either order: the win (restoring) is
+    the later one, so the donation counts in full."""
+    se.deliver(client, pi_succeeded(1, amount=5000))
+    at = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    second = "won" if first == "lost" else "lost"
+    for status in (first, second):
+        evt = dispute_closed(1, 5000, status, at) | {"id": f"evt_dp_{status}"}
+        assert se.deliver(client, evt).status_code == 200
+    assert totals() == {("southfront", 2026, 11): (5000, 1)}
+
+
 def test_dispute_before_payment_and_refund_never_below_zero(client, campaign) -> None:
     se.deliver(client, dispute_closed(1, 5000, "lost", NOV_10))
     se.deliver(client, refunded(1, 5000, 5000, NOV_10))

@@ -101,6 +101,12 @@ class Dispute:
     currency: str
     decided_at: datetime
 
+    @property
+    def taken_minor(self) -> int:
+        """What the dispute takes from the donation: its amount when lost (SPEC), else 0 (a
+        won or other decision puts it back). The one place this rule lives."""
+        return self.amount_minor if self.status == "lost" else 0
+
 
 @dataclass(frozen=True)
 class InvoiceLink:

@@ -83,9 +83,7 @@ def invoice_record(obj: dict[str, Any], now: datetime) -> StripeRecord | None:
 def lost_amount(obj: dict[str, Any], now: datetime) -> int:
     """What a dispute took (its amount when lost, else 0)."""
     dispute = events.parse_object("charge.dispute.closed", obj, now)
-    if isinstance(dispute, events.Dispute) and dispute.status == "lost":
-        return dispute.amount_minor
-    return 0
+    return dispute.taken_minor if isinstance(dispute, events.Dispute) else 0
 
 
 def as_event(kind: str, obj: dict[str, Any], livemode: bool) -> dict[str, Any]:
