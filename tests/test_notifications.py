@@ -129,7 +129,7 @@ def test_a_refund_under_a_milestone_and_a_new_crossing_make_no_second(notifying)
     donation = make_donation(campaign, 260000)
     services.adjust_donation(donation, refunded_minor=20000)  # back to 2,400 $
     sa_db.session.commit()
-    make_donation(campaign, 20000)  # 2,600 $ again
+    make_donation(campaign, 30000)  # 2,700 $: over it again, by another total
     assert [n.data["milestone"] for n in written()] == [250000]
 
 

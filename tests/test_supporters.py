@@ -333,6 +333,7 @@ def test_a_failed_one_off_invoice_is_ignored(client, southfront) -> None:
     [
         (lambda o: o["items"]["data"][0]["price"].update(unit_amount=12.5), "not an amount"),
         (lambda o: o["items"]["data"][0].update(quantity=-1), "not a count"),
+        (lambda o: o["items"]["data"][0].update(quantity=10**13), "not a count"),
         (lambda o: o["items"]["data"][0]["price"].update(unit_amount=10**13), "past 10^12"),
         (
             lambda o: o["items"]["data"][0]["price"]["recurring"].update(interval="fortnight"),
