@@ -975,14 +975,14 @@ def test_foreign_currency_goes_only_to_its_currency(nov23, admin_client) -> None
 )
 def test_assign_applies_an_earlier_refund(nov23, admin_client, status, disputed, raised) -> None:
     campaign = make_campaign("southfront")
-    sa_db.session.add(
-        PaymentAdjustment(
-            payment_intent_id="pi_review1",
-            refunded_minor=1000,
-            disputed_minor=disputed,
-            dispute_status=status,
-        )
-    )
+    sa_db.session.add(PaymentAdjustment(payment_intent_id="pi_review1", refunded_minor=1000))
+    sa_db.session.flush()
+    if status is not None:  # the dispute's decision, kept as the ledger keeps it
+        from tracker import ledger
+        from tracker.payments.events import Dispute
+
+        decided = Dispute("pi_review1", None, status, disputed, "USD", NOV_23)
+        assert ledger.apply_dispute(decided) == "dispute_pending"
     sa_db.session.commit()
     row = review_row(received_at=datetime(2026, 11, 2, tzinfo=UTC))
     response = _post(admin_client, f"/admin/review/{row.id}/assign", campaign="southfront")
