@@ -133,6 +133,17 @@ def test_a_refund_under_a_milestone_and_a_new_crossing_make_no_second(notifying)
     assert [n.data["milestone"] for n in written()] == [250000]
 
 
+def test_a_new_crossing_days_later_makes_no_second(notifying, frozen) -> None:
+    """Once a month per milestone, whenever and by whatever event it is crossed again."""
+    campaign = make_campaign("southfront")
+    donation = make_donation(campaign, 260000)
+    services.adjust_donation(donation, refunded_minor=20000)  # back to 2,400 $
+    sa_db.session.commit()
+    frozen.shift(timedelta(days=3))  # another day and another event, the same month
+    make_donation(campaign, 20000)  # 2,600 $ again
+    assert [n.data["milestone"] for n in written()] == [250000]
+
+
 def test_an_admin_assignment_from_review_can_cross_one(notifying) -> None:
     campaign = make_campaign("southfront")
     make_donation(campaign, 240000)

@@ -240,6 +240,22 @@ def test_repeat_is_200_and_changes_nothing(client, campaign) -> None:
     assert count(StripeEvent) == 1
 
 
+def test_a_repeat_answers_as_the_first_delivery_did_and_is_not_applied_again(
+    client, campaign
+) -> None:
+    """The same event id is applied once: a repeat is answered from what was stored, and
+    the stored outcome and time stay those of the first delivery."""
+    evt = paid_checkout(1)
+    assert se.deliver(client, evt).get_json()["outcome"] == "counted"
+    sa_db.session.expire_all()
+    applied_at = sa_db.session.get(StripeEvent, "evt_cs_1").applied_at
+    again = se.deliver(client, evt).get_json()
+    assert (again["duplicate"], again["outcome"]) == (True, "counted")
+    sa_db.session.expire_all()
+    stored = sa_db.session.get(StripeEvent, "evt_cs_1")
+    assert (stored.outcome, stored.applied_at) == ("counted", applied_at)
+
+
 def test_failure_to_store_is_5xx_and_stripe_retries(client, campaign, monkeypatch) -> None:
     from sqlalchemy.exc import OperationalError
 
