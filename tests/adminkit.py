@@ -53,7 +53,7 @@ def fill_dashboard(client: FlaskClient, campaign: Campaign) -> None:
     now = services.now()
     zone = services.campaign_zone(campaign)
     month = Month.containing(now, zone)
-    start, end = month.bounds(zone)
+    _, end = month.bounds(zone)
     renews = min(now + timedelta(days=3), end - timedelta(hours=1))
     if renews <= now:  # the month's last hours: no renewal left this month
         renews = now + timedelta(hours=1)

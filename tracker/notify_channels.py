@@ -59,7 +59,7 @@ def signature(secret: str, body: bytes, at: int) -> str:
 
 def send(channel: str, config: Mapping[str, Any], rendered: Rendered) -> str:
     """Send on one channel; a short note of what happened (ChannelError on failure)."""
-    timeout = float(config.get("TRACKER_NOTIFY_TIMEOUT_S", TIMEOUT_S))
+    timeout: float = config.get("TRACKER_NOTIFY_TIMEOUT_S", TIMEOUT_S)  # seconds
     if channel == "slack":
         body = json.dumps({"text": rendered.text}).encode()
         return _post(str(config["TRACKER_NOTIFY_SLACK_URL"]), body, {}, timeout)

@@ -295,7 +295,7 @@ def retrieved(kind: str, object_id: str, expand: list[str]) -> dict[str, Any] | 
 
 def _pause(attempt: int) -> None:
     """Wait before trying again: STRIPE_RETRY_DELAY_S, doubled each time, at most 30 s."""
-    base = float(current_app.config.get("STRIPE_RETRY_DELAY_S", 1.0))
+    base: float = current_app.config.get("STRIPE_RETRY_DELAY_S", 1.0)  # seconds
     time.sleep(min(base * 2 ** (attempt - 1), 30.0))
 
 
