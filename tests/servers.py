@@ -96,6 +96,29 @@ class Gunicorn:
         os.kill(pid, signal.SIGKILL)
         return pid
 
+    def worker_holding(self, client: socket.socket) -> int | None:
+        """The worker that has accepted `client`'s connection, or None while none has.
+
+        Linux keeps each TCP connection in /proc/net/tcp under the inode of its socket; a
+        connection still waiting in the listen queue has no socket yet (inode 0).
+        """
+        client_port = client.getsockname()[1]
+        server_port = self.sock.getsockname()[1]
+        inodes = set()
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote, inode = fields[1], fields[2], fields[9]
+            ports = (int(local.split(":")[1], 16), int(remote.split(":")[1], 16))
+            if ports == (server_port, client_port) and inode != "0":
+                inodes.add(f"socket:[{inode}]")
+        for pid in self.worker_pids():
+            with contextlib.suppress(OSError):  # a worker may exit while we look
+                for fd in Path(f"/proc/{pid}/fd").iterdir():
+                    with contextlib.suppress(OSError):
+                        if os.readlink(fd) in inodes:
+                            return pid
+        return None
+
     def kill_all(self) -> None:
         """kill -9 the master and every worker: a crash of the whole server."""
         if self.proc is None:

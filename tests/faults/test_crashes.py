@@ -6,7 +6,10 @@ TEST_DATABASE_URL): gunicorn for webhooks, `flask tracker rollover` for the job.
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -70,6 +73,34 @@ def post(base: str, evt: dict) -> int | None:
         return None
 
 
+def start_slow_delivery(base: str, evt: dict) -> socket.socket:
+    """Send an event's headers and half its body, as a slow network would, and no more."""
+    payload = se.body(evt)
+    host, port = base.removeprefix("http://").split(":")
+    head = (
+        f"POST /webhooks/stripe HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Content-Type: application/json\r\nStripe-Signature: {se.sign(payload)}\r\n"
+        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+    )
+    client = socket.create_connection((host, int(port)), timeout=30)
+    client.sendall(head.encode() + payload[: len(payload) // 2])
+    return client
+
+
+def finish_slow_delivery(client: socket.socket, evt: dict) -> int | None:
+    """Send the rest of the body; the status answered, or None when nobody answered."""
+    payload = se.body(evt)
+    try:
+        client.sendall(payload[len(payload) // 2 :])
+        answer = client.recv(64)
+    except OSError:
+        return None
+    finally:
+        client.close()
+    status = answer.split(b" ", 2)[1:2]
+    return int(status[0]) if status else None
+
+
 def november(database_url: str) -> tuple[int, int]:
     engine = create_engine(services_url(database_url))
     with engine.connect() as conn:
@@ -100,20 +131,26 @@ def test_kill_workers_and_server_mid_burst_then_redeliver(database_url, db, tmp_
                 return lambda: sum(f.done() for f in futures) >= n
 
             wait_until(answered(10), what="the first answers")
+            # One worker dies mid-burst, surely in the middle of a delivery: it is killed
+            # while it reads a body that arrives slowly. The master replaces it.
+            slow = start_slow_delivery(server.base, events[0])
+            wait_until(lambda: server.worker_holding(slow), what="a worker reading slowly")
             before = set(server.worker_pids())
-            server.kill_worker()  # one worker dies mid-burst; the master replaces it
+            os.kill(server.worker_holding(slow) or 0, signal.SIGKILL)
+            slow_answer = finish_slow_delivery(slow, events[0])
             wait_until(lambda: len(set(server.worker_pids()) - before) >= 1, what="a new worker")
             wait_until(answered(20), what="answers from the new worker")
             server.kill_worker()
             wait_until(answered(30), what="more answers")
             server.kill_all()  # then the whole server, with deliveries still in flight
             server.start()  # waits until it answers /healthz
-            answers = [f.result() for f in futures]
+            answers = [slow_answer, *(f.result() for f in futures)]
         # Stripe redelivers every event it did not see answered 2xx; we redeliver them all.
         redelivered = [post(server.base, evt) for evt in events]
     finally:
         server.close()
     assert all(code is not None and code < 300 for code in redelivered), redelivered
+    assert slow_answer is None, "the worker killed while reading should have cost its delivery"
     refused = sum(1 for code in answers if code is None or code >= 300)
     assert refused > 0, "the kills should have cost some deliveries (else nothing was tested)"
     raised, count = november(database_url)
