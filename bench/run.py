@@ -2,6 +2,7 @@
 
     make bench                 # everything (about 20 minutes on 2 cores with --pg-url)
     .venv/bin/python bench/run.py --rounds 3 --seconds 4 --only reads
+    .venv/bin/python bench/run.py --only against --against 5244083   # an earlier revision
 
 Each comparison alternates A and B (A B, B A, A B ...) for --rounds rounds and
 reports medians and their ratio. Servers run on 127.0.0.1 only; wrk drives
@@ -60,8 +61,10 @@ def wait_for(url: str, timeout: float = 30.0) -> None:
 
 
 @contextlib.contextmanager
-def server(kind: str, target: str, env: dict[str, str], probe: str) -> Iterator[str]:
-    """Run gunicorn or granian serving `target` (module:attr) on a free port."""
+def server(
+    kind: str, target: str, env: dict[str, str], probe: str, cwd: Path = ROOT
+) -> Iterator[str]:
+    """Run gunicorn or granian serving `target` (module:attr from `cwd`) on a free port."""
     port = free_port()
     if kind == "gunicorn":
         cmd = [
@@ -89,7 +92,7 @@ def server(kind: str, target: str, env: dict[str, str], probe: str) -> Iterator[
         raise ValueError(kind)
     proc = subprocess.Popen(
         cmd,
-        cwd=ROOT,
+        cwd=cwd,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -186,8 +189,8 @@ def alternate(label: str, run_a, run_b, rounds: int) -> Pair:  # type: ignore[no
 # --- data -----------------------------------------------------------------------
 
 
-def make_database(directory: Path, donations: int) -> dict[str, str]:
-    """A migrated SQLite database with campaign `bench` and `donations` donations."""
+def make_database(directory: Path, donations: int, root: Path = ROOT) -> dict[str, str]:
+    """A database migrated by the code in `root`, with campaign `bench` and `donations`."""
     directory = directory / f"db-{donations}-{len(list(directory.glob('db-*')))}"
     directory.mkdir()
     path = directory / "bench.db"
@@ -229,7 +232,7 @@ with app.app_context():
 """
     subprocess.run(
         [sys.executable, "-c", code],
-        cwd=ROOT,
+        cwd=root,
         env={**os.environ, **env},
         check=True,
         stdout=subprocess.DEVNULL,
@@ -350,6 +353,68 @@ def growth(args: argparse.Namespace, work: Path, results: list[str]) -> None:
             results.append(pair.line())
 
 
+def checkout(rev: str, work: Path) -> Path:
+    """The tree of git revision `rev`, with its catalogs compiled, in a new directory."""
+    tree = work / f"rev-{rev}"
+    tree.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    subprocess.run(
+        [str(BIN / "pybabel"), "compile", "--use-fuzzy", "-d", str(tree / "translations")],
+        check=True,
+        capture_output=True,
+    )
+    return tree
+
+
+def against(args: argparse.Namespace, work: Path, results: list[str]) -> None:
+    """This tree's widget reads against those of git revision --against, same server."""
+    if not args.against:
+        results.append("\n(--against REV not given: comparison with an earlier revision skipped)")
+        return
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    old_tree = checkout(args.against, work)
+    new_env = make_database(work, 200)
+    old_env = make_database(work, 200, root=old_tree)
+    results.append(
+        f"\n### Widget reads: this tree (HEAD {head}, uncommitted changes included) "
+        f"against {args.against}\n"
+    )
+    results.append(f"| read | this tree req/s | {args.against} req/s | ratio | rounds (A/B) |")
+    results.append("| --- | ---: | ---: | ---: | --- |")
+    print("\n".join(results[-3:]), flush=True)
+    for kind in ("gunicorn", "granian"):
+        with (
+            server(kind, "wsgi:app", new_env, "/healthz") as new_base,
+            server(kind, "wsgi:app", old_env, "/healthz", cwd=old_tree) as old_base,
+        ):
+            for label, path in READS:
+                new_body, _, new_etag, new_status = fetch(new_base + path)
+                old_body, _, old_etag, old_status = fetch(old_base + path)
+                if new_status != 200 or old_status != 200:
+                    print(f"skipping {label}: {path} answers {new_status} and {old_status}")
+                    continue
+                sizes = f"{len(new_body):,} and {len(old_body):,} bytes"
+                for status, new_h, old_h in (
+                    ("200", {}, {}),
+                    ("304", {"If-None-Match": new_etag}, {"If-None-Match": old_etag}),
+                ):
+                    pair = alternate(
+                        f"{label} {status}, {kind} ({sizes})",
+                        lambda: wrk(new_base + path, args.seconds, new_h),
+                        lambda: wrk(old_base + path, args.seconds, old_h),
+                        args.rounds,
+                    )
+                    results.append(pair.line())
+
+
 def scripts(args: argparse.Namespace, work: Path, results: list[str]) -> None:
     runs = [["hotpath.py"], ["webhooks.py"], ["rollover.py"]]
     if args.pg_url:
@@ -371,11 +436,21 @@ def scripts(args: argparse.Namespace, work: Path, results: list[str]) -> None:
         results.append(f"\n### {title}\n\n```\n" + "\n".join(lines).strip() + "\n```")
 
 
+SECTIONS = {"reads": reads, "growth": growth, "against": against, "scripts": scripts}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=4)
-    parser.add_argument("--only", choices=["reads", "growth", "scripts"], action="append")
+    parser.add_argument(
+        "--only", choices=["reads", "growth", "against", "scripts"], action="append"
+    )
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="a git revision whose widget reads to compare with this tree's (section against)",
+    )
     parser.add_argument("--write", type=Path, help="append the tables to this Markdown file")
     parser.add_argument(
         "--pg-url",
@@ -385,7 +460,7 @@ def main() -> None:
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk); `make bench` installs it")
-    sections = args.only or ["reads", "growth", "scripts"]
+    sections = args.only or list(SECTIONS)
     results = [
         f"## Run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
@@ -398,7 +473,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="tracker-bench-") as tmp:
             work = Path(tmp)
             for section in sections:
-                {"reads": reads, "growth": growth, "scripts": scripts}[section](args, work, results)
+                SECTIONS[section](args, work, results)
     finally:  # what was measured is kept even when a later section fails
         text = "\n".join(results) + "\n"
         print("\n" + text)
