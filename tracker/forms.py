@@ -16,6 +16,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs: 3.2
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -73,9 +74,9 @@ class CampaignForm(FlaskForm):
     notify_kinds = SelectMultipleField(
         _l("Notifications"),
         choices=[
-            ("milestone_reached", _l("a milestone is reached")),
-            ("month_closed", _l("a month closes")),
-            ("review_needed", _l("a payment is kept for review")),
+            SelectChoice("milestone_reached", _l("a milestone is reached")),
+            SelectChoice("month_closed", _l("a month closes")),
+            SelectChoice("review_needed", _l("a payment is kept for review")),
         ],
         default=["milestone_reached", "month_closed", "review_needed"],
         widget=ListWidget(prefix_label=False),
@@ -189,8 +190,12 @@ class DonationForm(FlaskForm):
 
     def __init__(self, *args: Any, campaigns: list[Campaign], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choose = ("", _l("Choose a campaign"))  # a required select starts with a placeholder
-        self.campaign.choices = [choose, *((c.slug, f"{c.name} ({c.slug})") for c in campaigns)]
+        # A required select starts with a placeholder.
+        choose = SelectChoice("", _l("Choose a campaign"))
+        self.campaign.choices = [
+            choose,
+            *(SelectChoice(c.slug, f"{c.name} ({c.slug})") for c in campaigns),
+        ]
         self.by_slug = {c.slug: c for c in campaigns}
         self.parsed: dict[str, Any] = {}
 
@@ -228,4 +233,6 @@ class AssignForm(FlaskForm):
 
     def __init__(self, *args: Any, campaigns: list[Campaign], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.campaign.choices = [(c.slug, f"{c.name} ({c.slug}, {c.currency})") for c in campaigns]
+        self.campaign.choices = [
+            SelectChoice(c.slug, f"{c.name} ({c.slug}, {c.currency})") for c in campaigns
+        ]
