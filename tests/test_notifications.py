@@ -281,12 +281,19 @@ def test_an_smtp_server_away_is_retried(make_app, db) -> None:
         assert delivery.status == "pending" and delivery.last_error.startswith("SMTP:")
 
 
-def test_without_a_channel_it_is_listed_not_sent(db) -> None:
+def test_without_a_channel_it_is_listed_not_sent(client) -> None:
     campaign = make_campaign("southfront")
     make_donation(campaign, 260000)
     [note] = written()
     assert note.deliveries == []
     assert notifications.send_due(services.now()) == (0, 0)
+    make_admin()
+    log_in(client)
+    html = client.get("/admin/notifications").get_data(as_text=True)
+    assert "milestone reached" in html and "Not sent: no channel was set" in html
+    german = {"Accept-Language": "de"}
+    html = client.get("/admin/notifications", headers=german).get_data(as_text=True)
+    assert "Nicht gesendet: kein Kanal war eingerichtet" in html
 
 
 # --- admin and command line -----------------------------------------------------------
