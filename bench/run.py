@@ -186,6 +186,27 @@ def alternate(label: str, run_a, run_b, rounds: int) -> Pair:  # type: ignore[no
     return pair
 
 
+def fresh_and_revalidated(
+    args: argparse.Namespace,
+    results: list[str],
+    where: str,
+    label: str,
+    a: tuple[str, str],
+    b: tuple[str, str],
+) -> None:
+    """One read (url, its ETag) on A against B: as a first visit (200) and revalidated (304)."""
+    for status, revalidate in (("200", False), ("304", True)):
+        a_headers = {"If-None-Match": a[1]} if revalidate else {}
+        b_headers = {"If-None-Match": b[1]} if revalidate else {}
+        pair = alternate(
+            f"{label} {status}, {where}",
+            lambda: wrk(a[0], args.seconds, a_headers),
+            lambda: wrk(b[0], args.seconds, b_headers),
+            args.rounds,
+        )
+        results.append(pair.line())
+
+
 # --- data -----------------------------------------------------------------------
 
 
@@ -285,14 +306,10 @@ def reads(args: argparse.Namespace, work: Path, results: list[str]) -> None:
                 server(kind, "wsgi:app", env, "/healthz") as tracker_base,
                 server(kind, "bench.bare:app", bare_env, "/x") as bare_base,
             ):
-                for status, headers in (("200", {}), ("304", {"If-None-Match": etag})):
-                    pair = alternate(
-                        f"{label} {status}, {kind} (vs bare Flask)",
-                        lambda: wrk(tracker_base + path, args.seconds, headers),
-                        lambda: wrk(bare_base + path, args.seconds, headers),
-                        args.rounds,
-                    )
-                    results.append(pair.line())
+                fresh_and_revalidated(
+                    args, results, f"{kind} (vs bare Flask)", label,
+                    (tracker_base + path, etag), (bare_base + path, etag),
+                )  # fmt: skip
     if not shutil.which("nginx"):
         results.append("\n(nginx not installed: static-file comparison skipped)")
         return
@@ -402,17 +419,10 @@ def against(args: argparse.Namespace, work: Path, results: list[str]) -> None:
                     print(f"skipping {label}: {path} answers {new_status} and {old_status}")
                     continue
                 sizes = f"{len(new_body):,} and {len(old_body):,} bytes"
-                for status, new_h, old_h in (
-                    ("200", {}, {}),
-                    ("304", {"If-None-Match": new_etag}, {"If-None-Match": old_etag}),
-                ):
-                    pair = alternate(
-                        f"{label} {status}, {kind} ({sizes})",
-                        lambda: wrk(new_base + path, args.seconds, new_h),
-                        lambda: wrk(old_base + path, args.seconds, old_h),
-                        args.rounds,
-                    )
-                    results.append(pair.line())
+                fresh_and_revalidated(
+                    args, results, f"{kind} ({sizes})", label,
+                    (new_base + path, new_etag), (old_base + path, old_etag),
+                )  # fmt: skip
 
 
 def scripts(args: argparse.Namespace, work: Path, results: list[str]) -> None:

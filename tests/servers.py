@@ -11,21 +11,24 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import requests
 
 from tests.conftest import WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
-def wait_until(condition: Callable[[], object], timeout_s: float = 60, what: str = "") -> None:
-    """Return once `condition()` is true; fail after `timeout_s` (a bound, never a pause)."""
+def wait_until(condition: Callable[[], T], timeout_s: float = 60, what: str = "") -> T:
+    """The first true value of `condition()`; fail after `timeout_s` (a bound, never a pause)."""
     deadline = time.monotonic() + timeout_s
-    while not condition():
+    while not (value := condition()):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or condition}")
         time.sleep(0.01)
+    return value
 
 
 def server_env(database_url: str, instance: Path, **extra: str) -> dict[str, str]:

@@ -73,8 +73,8 @@ def post(base: str, evt: dict) -> int | None:
         return None
 
 
-def start_slow_delivery(base: str, evt: dict) -> socket.socket:
-    """Send an event's headers and half its body, as a slow network would, and no more."""
+def start_slow_delivery(base: str, evt: dict) -> tuple[socket.socket, bytes]:
+    """Send an event's headers and half its body, as a slow network would; the other half."""
     payload = se.body(evt)
     host, port = base.removeprefix("http://").split(":")
     head = (
@@ -83,15 +83,15 @@ def start_slow_delivery(base: str, evt: dict) -> socket.socket:
         f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
     )
     client = socket.create_connection((host, int(port)), timeout=30)
-    client.sendall(head.encode() + payload[: len(payload) // 2])
-    return client
+    half = len(payload) // 2
+    client.sendall(head.encode() + payload[:half])
+    return client, payload[half:]
 
 
-def finish_slow_delivery(client: socket.socket, evt: dict) -> int | None:
+def finish_slow_delivery(client: socket.socket, rest: bytes) -> int | None:
     """Send the rest of the body; the status answered, or None when nobody answered."""
-    payload = se.body(evt)
     try:
-        client.sendall(payload[len(payload) // 2 :])
+        client.sendall(rest)
         answer = client.recv(64)
     except OSError:
         return None
@@ -133,11 +133,11 @@ def test_kill_workers_and_server_mid_burst_then_redeliver(database_url, db, tmp_
             wait_until(answered(10), what="the first answers")
             # One worker dies mid-burst, surely in the middle of a delivery: it is killed
             # while it reads a body that arrives slowly. The master replaces it.
-            slow = start_slow_delivery(server.base, events[0])
-            wait_until(lambda: server.worker_holding(slow), what="a worker reading slowly")
+            slow, rest = start_slow_delivery(server.base, events[0])
+            reader = wait_until(lambda: server.worker_holding(slow), what="a worker reading")
             before = set(server.worker_pids())
-            os.kill(server.worker_holding(slow) or 0, signal.SIGKILL)
-            slow_answer = finish_slow_delivery(slow, events[0])
+            os.kill(reader, signal.SIGKILL)
+            slow_answer = finish_slow_delivery(slow, rest)
             wait_until(lambda: len(set(server.worker_pids()) - before) >= 1, what="a new worker")
             wait_until(answered(20), what="answers from the new worker")
             server.kill_worker()
